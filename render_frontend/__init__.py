@@ -1,0 +1,1 @@
+"""render: the front-end of renderd (submit, watch and manage jobs in a spool)."""

@@ -1,0 +1,61 @@
+"""`render`: the front-end.  One click group; each sub-command lives in commands/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from renderd import __version__
+from renderd.errors import RenderdError
+from renderd.spool import Spool
+
+
+class Context:
+    """Shared options: where the spool is."""
+
+    def __init__(self, spool: Path | None) -> None:
+        self._spool_path = spool
+
+    def spool(self, create: bool = False) -> Spool:
+        if self._spool_path is None:
+            raise click.UsageError("no spool: pass --spool DIR or set RENDERD_SPOOL")
+        try:
+            return Spool.open(self._spool_path, create=create)
+        except RenderdError as err:
+            raise click.ClickException(str(err)) from None
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--spool",
+    envvar="RENDERD_SPOOL",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The shared spool folder (or $RENDERD_SPOOL).",
+)
+@click.version_option(__version__, prog_name="render")
+@click.pass_context
+def cli(ctx: click.Context, spool: Path | None) -> None:
+    """Submit, watch and manage render jobs in a renderd spool."""
+    ctx.obj = Context(spool)
+
+
+def _register() -> None:
+    from render_frontend.commands import add, hosts, status, wait
+
+    for module in (add, status, wait, hosts):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli(prog_name="render")
+    except RenderdError as err:  # a library error that a command did not translate
+        click.echo(f"Error: {err}", err=True)
+        raise SystemExit(1) from None

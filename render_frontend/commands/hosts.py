@@ -1,0 +1,56 @@
+"""`render hosts`: every daemon of the farm, read from the spool's host records."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from render_frontend.cli import Context, pass_ctx
+from renderd.spool import host_is_live
+
+
+def _gib(n: Any) -> str:
+    return f"{n / 2**30:.1f}G" if isinstance(n, (int, float)) else "?"
+
+
+@click.command("hosts")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/json.md).")
+@pass_ctx
+def command(ctx: Context, as_json: bool) -> None:
+    """Show every host: state, cpu, load, memory/swap, current chunks, last heartbeat."""
+    spool = ctx.spool()
+    now = time.time()
+    rows = []
+    for name, rec in sorted(spool.hosts().items()):
+        live = host_is_live(rec, now)
+        beat = rec.get("heartbeat")
+        rows.append(
+            {
+                **rec,
+                "name": name,
+                "state": rec.get("state") if live else "offline",
+                "live": live,
+                "heartbeat_age": round(now - beat, 1) if isinstance(beat, (int, float)) else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"hosts": rows}))
+        return
+    if not rows:
+        click.echo("no hosts have registered in this spool", err=True)
+        return
+    click.echo(
+        f"{'HOST':20} {'STATE':10} {'CPU':>3} {'LOAD':>5} {'MEM FREE':>15} {'SWAP FREE':>15} {'BEAT':>6}  CHUNKS"
+    )
+    for r in rows:
+        load = r.get("load") or [0]
+        chunks = ",".join(str(c.get("chunk")) for c in r.get("chunks") or [] if isinstance(c, dict))
+        click.echo(
+            f"{r['name']:20} {r['state']:10} {r.get('cpus', '?'):>3} {load[0]:>5} "
+            f"{_gib(r.get('mem_free')) + '/' + _gib(r.get('mem_total')):>15} "
+            f"{_gib(r.get('swap_free')) + '/' + _gib(r.get('swap_total')):>15} "
+            f"{str(r['heartbeat_age']) + 's':>6}  {chunks or '-'}"
+        )

@@ -1,0 +1,122 @@
+"""Turning a job description into a manifest and info files, and handing them to the spool."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderd.spool import FORMAT, ChunkInfo, Spool, chunk_id, valid_name
+
+
+def slug(text: str, limit: int = 24) -> str:
+    """A short file-name-safe word from a program or file name."""
+    word = re.sub(r"[^A-Za-z0-9_+-]+", "-", Path(text).stem).strip("-_+")[:limit].strip("-_+")
+    return word if word and valid_name(word) else "job"
+
+
+def new_job_id(name: str) -> str:
+    return f"{slug(name)}-{secrets.token_hex(4)}"
+
+
+def owner() -> tuple[str, int]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return user, os.getuid()
+
+
+def spool_relative(spool: Spool, path: Path) -> str:
+    """A path as every host sees it: relative to the spool if inside it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(spool.root.resolve())) or "."
+    except ValueError:
+        return str(resolved)
+
+
+@dataclass
+class ChunkSpec:
+    start: int
+    end: int
+    step: int
+    argv: list[str]
+    blender: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobSpec:
+    job: str
+    name: str
+    kind: str
+    chunks: list[ChunkSpec]
+    priority: int
+    cwd: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    max_attempts: int = 3
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def infos(self, user: str, uid: int, created: float) -> list[ChunkInfo]:
+        total = len(self.chunks)
+        return [
+            ChunkInfo(
+                job=self.job,
+                chunk=chunk_id(self.job, i, total),
+                index=i,
+                kind=self.kind,
+                argv=c.argv,
+                start=c.start,
+                end=c.end,
+                step=c.step,
+                cwd=self.cwd,
+                env=dict(self.env),
+                priority=self.priority,
+                owner=user,
+                uid=uid,
+                created=created,
+                timeout=self.timeout,
+                max_attempts=self.max_attempts,
+                blender=c.blender,
+            )
+            for i, c in enumerate(self.chunks, start=1)
+        ]
+
+
+def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[dict[str, Any], list[ChunkInfo]]:
+    """Write the job's manifest and its chunks (unless `dry_run`); returns both."""
+    user, uid = owner()
+    created = time.time()
+    infos = spec.infos(user, uid, created)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "job": spec.job,
+        "name": spec.name,
+        "kind": spec.kind,
+        "owner": user,
+        "uid": uid,
+        "priority": spec.priority,
+        "created": round(created, 3),
+        "submitted_ms": int(created * 1000),
+        "cwd": spec.cwd,
+        "timeout": spec.timeout,
+        "max_attempts": spec.max_attempts,
+        "frames": sum(len(i.frames) for i in infos),
+        "chunks": [{"chunk": i.chunk, "start": i.start, "end": i.end, "step": i.step} for i in infos],
+        **spec.details,
+    }
+    if not dry_run:
+        spool.submit(manifest, infos)
+    return manifest, infos
+
+
+def chunk_json(infos: Sequence[ChunkInfo]) -> list[dict[str, Any]]:
+    return [{"chunk": i.chunk, "start": i.start, "end": i.end, "step": i.step, "argv": i.argv} for i in infos]

@@ -1,0 +1,256 @@
+"""Claim protocol: lock + atomic rename, a lease kept by an in-place heartbeat, stale-lease recovery.
+
+Why each step (docs/protocol.md has the long form):
+- `filelock` serialises claimers cheaply where locks work; it is held for the claim
+  transaction only and never trusted alone (sshfs and NFS `local_lock` keep locks per host).
+- `rename(queue/.../C.info, claimed/C.info@host.pid.nonce)` succeeds once for one source:
+  that is the real arbiter.  NFS may report an error for a rename that happened, so on
+  any error we look at our unique target.
+- The heartbeat file is written in place (never renamed) so that a host that lost its
+  claim cannot resurrect it; observers compare its *content* on their own monotonic
+  clock, so clock skew between hosts does not matter.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from renderd.errors import BadInfoFile
+from renderd.spool import ChunkInfo, ClaimName, Spool
+from renderd.states import ChunkState, check_transition
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEUES = 5
+HB_WIDTH = 20
+
+
+@dataclass
+class Claim:
+    """A chunk this daemon holds."""
+
+    name: ClaimName
+    path: Path
+    heartbeat: Path
+    beats: int = 0
+
+
+def _exists(path: Path) -> bool:
+    """Fresh existence check: open() revalidates on NFS, where stat() may be served from cache."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    os.close(fd)
+    return True
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
+    """Try to claim one queued info file; None if someone else has it."""
+    lock = FileLock(spool.lock_path(chunk), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return None
+    try:
+        name = ClaimName.new(chunk, host)
+        target = spool.claimed_path(name)
+        try:
+            os.rename(queued, target)
+        except OSError:
+            if not _exists(target):
+                return None
+        claim = Claim(name, target, spool.heartbeat_path(name))
+        fd = os.open(claim.heartbeat, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        os.write(fd, _beat_bytes(0))
+        os.close(fd)
+        # The lock guarded nothing but this rename; a taker still waiting on the unlinked
+        # file finds the source gone, so removing it here is safe and keeps locks/ empty.
+        _unlink(spool.lock_path(chunk))
+        return claim
+    finally:
+        lock.release()
+
+
+def _beat_bytes(n: int) -> bytes:
+    return f"{n:0{HB_WIDTH}d}\n".encode()
+
+
+def beat(claim: Claim) -> bool:
+    """Renew the lease in place.  False means the claim was taken from us: stop the run."""
+    claim.beats += 1
+    try:
+        fd = os.open(claim.heartbeat, os.O_WRONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        os.pwrite(fd, _beat_bytes(claim.beats), 0)
+    finally:
+        os.close(fd)
+    return _exists(claim.path)
+
+
+def still_ours(claim: Claim) -> bool:
+    """The fence: checked right before any result of the run is recorded."""
+    return _exists(claim.path)
+
+
+def _forget(claim: Claim) -> None:
+    _unlink(claim.path)
+    _unlink(claim.heartbeat)
+
+
+def finish_done(spool: Spool, claim: Claim, info: ChunkInfo, record: dict[str, Any]) -> bool:
+    """Record success and drop the claim.  False if the claim was lost meanwhile."""
+    if not still_ours(claim):
+        return False
+    check_transition(ChunkState.CLAIMED, ChunkState.DONE, info.chunk)
+    spool.record_done(info, record)
+    _forget(claim)
+    return True
+
+
+def finish_failed(spool: Spool, claim: Claim, info: ChunkInfo, reason: str, host: str) -> str | None:
+    """Count a failed attempt: back to the queue, or to failed/ when out of attempts.
+
+    Returns the new state ("queued"/"failed"), or None if the claim was lost meanwhile."""
+    if not still_ours(claim):
+        return None
+    info.attempts += 1
+    if host not in info.failed_hosts:
+        info.failed_hosts.append(host)
+    info.note("failed", host, reason=reason[:500])
+    if info.attempts >= info.max_attempts:
+        spool.fail(claim.path, info, f"failed {info.attempts} times; last: {reason}", ChunkState.CLAIMED)
+        state = "failed"
+    else:
+        spool.requeue(claim.path, info, ChunkState.CLAIMED)
+        state = "queued"
+    _unlink(claim.heartbeat)
+    return state
+
+
+def give_back(spool: Spool, claim: Claim, info: ChunkInfo, event: str, host: str) -> bool:
+    """Return a chunk to the queue without counting a failure (shutdown, preemption)."""
+    if not still_ours(claim):
+        return False
+    info.note(event, host)
+    spool.requeue(claim.path, info, ChunkState.CLAIMED)
+    _unlink(claim.heartbeat)
+    return True
+
+
+def quarantine_claim(spool: Spool, claim: Claim, reason: str) -> None:
+    spool.quarantine(claim.path, reason, ChunkState.CLAIMED)
+    _unlink(claim.heartbeat)
+
+
+def _read_heartbeat(spool: Spool, name: ClaimName) -> bytes | None:
+    try:
+        fd = os.open(spool.heartbeat_path(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 64)
+    finally:
+        os.close(fd)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class LeaseWatcher:
+    """Judges other daemons' claims stale by 'no heartbeat change seen for `lease` seconds'."""
+
+    spool: Spool
+    host: str
+    lease: float
+    is_mine: Callable[[ClaimName], bool]
+    clock: Callable[[], float] = time.monotonic
+    seen: dict[str, tuple[bytes | None, float]] = field(default_factory=dict)
+
+    def stale(self) -> list[ClaimName]:
+        now = self.clock()
+        current: set[str] = set()
+        out: list[ClaimName] = []
+        for name in self.spool.claims():
+            if self.is_mine(name):
+                continue
+            key = name.filename
+            current.add(key)
+            if name.host == self.host and name.pid != os.getpid() and not pid_alive(name.pid):
+                out.append(name)  # our own name, a dead pid on this machine: a crashed predecessor
+                continue
+            content = _read_heartbeat(self.spool, name)
+            prev = self.seen.get(key)
+            if prev is None or prev[0] != content:
+                self.seen[key] = (content, now)
+            elif now - prev[1] >= self.lease:
+                out.append(name)
+        for key in set(self.seen) - current:
+            del self.seen[key]
+        return out
+
+
+def recover(spool: Spool, stale: ClaimName, host: str) -> str | None:
+    """Take a stale claim over and put its chunk back in the queue, exactly once.
+
+    Only the daemon whose rename wins does anything.  Returns the new state or None."""
+    mine = ClaimName.new(stale.chunk, host)
+    target = spool.claimed_path(mine)
+    try:
+        os.rename(spool.claimed_path(stale), target)
+    except OSError:
+        if not _exists(target):
+            return None
+    _unlink(spool.heartbeat_path(stale))  # the returning holder sees it is gone and stops
+    claim = Claim(mine, target, spool.heartbeat_path(mine))
+    check_transition(ChunkState.CLAIMED, ChunkState.CLAIMED, stale.chunk)
+    try:
+        info = spool.read_info(target)
+        if info.chunk != stale.chunk:
+            raise BadInfoFile(f"holds chunk {info.chunk!r} under the name of {stale.chunk!r}", target)
+    except BadInfoFile as err:
+        quarantine_claim(spool, claim, err.message)
+        return "bad"
+    except FileNotFoundError:
+        return None
+    info.requeues += 1
+    reason = f"lease of {stale.host} (pid {stale.pid}) expired"
+    info.note("requeued", host, reason=reason)
+    if info.requeues >= MAX_REQUEUES:
+        spool.fail(
+            target,
+            info,
+            f"its host vanished {info.requeues} times (suspected host-killer); last: {reason}",
+            ChunkState.CLAIMED,
+        )
+        return "failed"
+    spool.requeue(target, info, ChunkState.CLAIMED)
+    return "queued"

@@ -1,0 +1,502 @@
+"""The daemon loop: watch the queue, claim chunks, run them at low priority, keep leases, recover.
+
+Everything that touches the spool or a run happens on the main thread; other threads
+(watchdog, the spawner's reader) only post events to `self.events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderd import claim, host
+from renderd.errors import BadInfoFile
+from renderd.fsinfo import fs_type, is_network_fs
+from renderd.kinds import Capabilities, kind_of
+from renderd.runner import Run, Runner
+from renderd.scanner import QueueScanner, QueueWatch
+from renderd.spawner import Spawner
+from renderd.spool import ChunkInfo, ClaimName, QueueDir, Spool, host_is_live, relative_path_ok
+
+log = logging.getLogger("renderd")
+
+
+@dataclass
+class DaemonConfig:
+    spool: Path
+    name: str
+    slots: int = 1
+    poll: float = 5.0
+    lease: float = 60.0
+    allow_commands: bool = False
+    allow_scripts: bool = False
+    when: str = "always"
+    chunk_timeout: float | None = None
+    grace: float = 10.0
+    blender: str = "blender"
+    watch: bool = True
+
+    @property
+    def heartbeat(self) -> float:
+        return min(5.0, self.lease / 4)
+
+
+@dataclass
+class _Deferred:
+    until: float
+    reason: str
+
+
+@dataclass
+class Daemon:
+    cfg: DaemonConfig
+    events: queue.SimpleQueue[tuple[str, Any]] = field(default_factory=queue.SimpleQueue)
+    runs: dict[str, Run] = field(default_factory=dict)
+    stopping: bool = False
+    deferred: dict[str, _Deferred] = field(default_factory=dict)
+    job_refusals: dict[str, str | None] = field(default_factory=dict)
+    rescan: bool = True
+    _tokens: int = 0
+
+    # ------------------------------------------------------------------ set-up
+
+    def run(self) -> int:
+        self.spool = Spool.open(self.cfg.spool, create=True)
+        if self.spool.created_layout and not is_network_fs(self.spool.root):
+            log.warning(
+                "WARNING: created a NEW spool at %s on a local %s file system: other hosts cannot see it. "
+                "Is the shared folder mounted?",
+                self.spool.root,
+                fs_type(self.spool.root) or "(unknown)",
+            )
+        self._check_name()
+        self.caps = Capabilities(self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender)
+        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)))
+        self.runner = Runner(self.spawner, self.cfg.grace)
+        self.scanner = QueueScanner(self.spool)
+        self.watcher = claim.LeaseWatcher(self.spool, self.cfg.name, self.cfg.lease, self._is_mine)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        watch = QueueWatch(self.spool, lambda folder: self.events.put(("wake", folder))) if self.cfg.watch else None
+        if watch is not None:
+            watch.start()
+        self.started_wall = time.time()
+        log.info(
+            "renderd %s on %s: spool %s, %d slot(s), lease %gs, poll %gs, commands %s",
+            self.cfg.name,
+            socket.gethostname(),
+            self.spool.root,
+            self.cfg.slots,
+            self.cfg.lease,
+            self.cfg.poll,
+            "allowed" if self.cfg.allow_commands else "refused",
+        )
+        try:
+            self._loop()
+        finally:
+            if watch is not None:
+                watch.stop()
+            self._shutdown()
+        return 0
+
+    def _check_name(self) -> None:
+        rec = self.spool.hosts().get(self.cfg.name)
+        if rec is None or not host_is_live(rec):
+            return
+        same_machine = rec.get("hostname") == socket.gethostname()
+        pid = rec.get("pid")
+        if same_machine and isinstance(pid, int) and (pid == os.getpid() or not claim.pid_alive(pid)):
+            return
+        raise SystemExit(
+            f"renderd: the name {self.cfg.name!r} is in use by pid {pid} on {rec.get('hostname')}; "
+            "give this daemon another --name"
+        )
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        self.events.put(("signal", signum))
+
+    def _is_mine(self, name: ClaimName) -> bool:
+        return name.host == self.cfg.name and name.pid == os.getpid()
+
+    # ------------------------------------------------------------------ main loop
+
+    def _loop(self) -> None:
+        now = time.monotonic()
+        next_beat = now + self.cfg.heartbeat
+        next_host = now
+        next_poll = now
+        while not self.stopping:
+            now = time.monotonic()
+            if now >= next_beat:
+                self._heartbeat()
+                next_beat = now + self.cfg.heartbeat
+            if now >= next_poll:
+                self._recover_stale()
+                self.scanner.mark_dirty()
+                self.rescan = True
+                next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
+            if now >= next_host:
+                self._write_host()
+                next_host = now + self.cfg.heartbeat
+            self._check_timeouts()
+            self._fill_slots()
+            timeout = max(0.0, min(next_beat, next_poll, next_host, self._next_deadline()) - time.monotonic())
+            try:
+                self._handle(*self.events.get(timeout=timeout))
+                while True:
+                    self._handle(*self.events.get_nowait())
+            except queue.Empty:
+                pass
+
+    def _handle(self, kind: str, payload: Any) -> None:
+        if kind == "wake":
+            self.scanner.mark_dirty(payload)
+            self.rescan = True
+        elif kind == "msg":
+            self._on_spawner(payload)
+
+    def _next_deadline(self) -> float:
+        deadlines = [r.deadline for r in self.runs.values() if r.deadline is not None and r.stop_reason is None]
+        return min(deadlines, default=float("inf"))
+
+    # ------------------------------------------------------------------ leases
+
+    def _heartbeat(self) -> None:
+        for run in list(self.runs.values()):
+            if run.stop_reason == "lost":
+                continue
+            try:
+                kept = claim.beat(run.claim)
+            except OSError as err:
+                log.warning("heartbeat of %s failed: %s", run.info.chunk, err)
+                continue
+            if not kept:
+                log.warning("lost the claim of %s (its lease was taken over): stopping it", run.info.chunk)
+                self.runner.stop(run, "lost")
+
+    def _recover_stale(self) -> None:
+        try:
+            stale = self.watcher.stale()
+        except OSError as err:
+            log.warning("cannot check leases: %s", err)
+            return
+        for name in stale:
+            try:
+                state = claim.recover(self.spool, name, self.cfg.name)
+            except OSError as err:
+                log.warning("cannot recover %s: %s", name.chunk, err)
+                continue
+            if state is not None:
+                log.info("re-queued %s: lease of %s (pid %d) expired -> %s", name.chunk, name.host, name.pid, state)
+                self.scanner.mark_dirty()
+                self.rescan = True
+
+    # ------------------------------------------------------------------ claiming
+
+    def _accepting(self) -> bool:
+        return not self.stopping and self.cfg.when != "never"
+
+    def _skip_job(self, qdir: QueueDir) -> bool:
+        return self.job_refusals.get(qdir.name) is not None
+
+    def _fill_slots(self) -> None:
+        if not self._accepting() or len(self.runs) >= self.cfg.slots:
+            return
+        if self.rescan:
+            self.scanner.refresh(self._skip_job)
+            self.rescan = False
+        now = time.monotonic()
+        for qdir, chunk in self.scanner.candidates(self._skip_job):
+            if len(self.runs) >= self.cfg.slots or self.stopping:
+                return
+            d = self.deferred.get(chunk)
+            if d is not None and d.until > now:
+                continue
+            self._try_chunk(qdir, chunk)
+
+    def _try_chunk(self, qdir: QueueDir, chunk: str) -> None:
+        path = self.spool.queue_path(qdir, chunk)
+        try:
+            info = self.spool.read_info(path)
+        except FileNotFoundError:
+            self.scanner.forget(qdir, chunk)
+            return
+        except BadInfoFile as err:
+            self._quarantine(qdir, chunk, path, err.message)
+            return
+        except OSError as err:
+            log.warning("cannot read %s: %s", path, err)
+            return
+        if info.job != qdir.job:
+            self._quarantine(qdir, chunk, path, f"belongs to job {info.job!r}, found in the folder of {qdir.job!r}")
+            return
+        refusal = self._refusal(info)
+        if qdir.name not in self.job_refusals:
+            # One kind and one set of requirements per job: decide once for the whole folder.
+            self.job_refusals[qdir.name] = refusal
+            if refusal is not None:
+                log.info("leaving job %s to other hosts: %s", qdir.job, refusal)
+        if refusal is not None:
+            return
+        preference = self._prefer_others(info)
+        if preference is not None:
+            self.deferred[chunk] = _Deferred(time.monotonic() + self.cfg.poll, preference)
+            return
+        taken = claim.take(self.spool, path, chunk, self.cfg.name)
+        self.scanner.forget(qdir, chunk)
+        if taken is not None:
+            self.deferred.pop(chunk, None)
+            self._start(taken)
+
+    def _refusal(self, info: ChunkInfo) -> str | None:
+        kind = kind_of(info)
+        if kind is None:
+            return f"this renderd cannot run {info.kind!r} chunks"
+        return kind.refuse(info, self.caps)
+
+    def _prefer_others(self, info: ChunkInfo) -> str | None:
+        """A chunk that failed here waits while a live host that has not failed it exists."""
+        if self.cfg.name not in info.failed_hosts:
+            return None
+        for name, rec in self.spool.hosts().items():
+            if name != self.cfg.name and name not in info.failed_hosts and host_is_live(rec):
+                return f"failed here before; {name} may try it"
+        return None
+
+    def _quarantine(self, qdir: QueueDir, chunk: str, path: Path, reason: str) -> None:
+        self.scanner.forget(qdir, chunk)
+        try:
+            dest = self.spool.quarantine(path, reason)
+        except OSError as err:
+            log.warning("cannot quarantine %s: %s", path, err)
+            return
+        if dest is not None:
+            log.warning("quarantined %s -> bad/%s: %s", path.name, dest.name, reason)
+
+    # ------------------------------------------------------------------ running
+
+    def _start(self, held: claim.Claim) -> None:
+        try:
+            info = self.spool.read_info(held.path)
+            if info.chunk != held.name.chunk:
+                raise BadInfoFile(f"holds chunk {info.chunk!r}", held.path)
+        except BadInfoFile as err:
+            log.warning("quarantined claimed %s: %s", held.name.chunk, err.message)
+            claim.quarantine_claim(self.spool, held, err.message)
+            return
+        kind = kind_of(info)
+        refusal = self._refusal(info)
+        if kind is None or refusal is not None:
+            claim.give_back(self.spool, held, info, "left", self.cfg.name)
+            return
+        cwd = self._cwd(info)
+        if cwd is None or not os.path.isdir(cwd):
+            claim.finish_failed(
+                self.spool,
+                held,
+                info,
+                f"working directory {info.cwd!r} does not exist on {self.cfg.name}",
+                self.cfg.name,
+            )
+            return
+        argv = kind.argv(info, self.spool, self.caps)
+        log_path = self.spool.log_path(info.job, info.chunk, self.cfg.name, info.run_number)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            f"renderd: {info.chunk} frames {info.start}-{info.end}:{info.step} on {self.cfg.name}, "
+            f"run {info.run_number}\nrenderd: argv {argv!r}\n"
+        )
+        with open(log_path, "ab") as fh:
+            fh.write(header.encode())
+        self._tokens += 1
+        run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv)
+        timeout = info.timeout or self.cfg.chunk_timeout
+        if timeout:
+            run.deadline = run.started + timeout
+        self.runs[run.token] = run
+        self.runner.start(run, cwd, self._env(info))
+        log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
+
+    def _cwd(self, info: ChunkInfo) -> str | None:
+        if not info.cwd:
+            return str(self.spool.root)
+        if info.cwd.startswith("/"):
+            return info.cwd
+        return str(self.spool.root / info.cwd) if relative_path_ok(info.cwd) else None
+
+    def _env(self, info: ChunkInfo) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(info.env)
+        env.update(
+            RENDERD_SPOOL=str(self.spool.root),
+            RENDERD_JOB=info.job,
+            RENDERD_CHUNK=info.chunk,
+            RENDERD_START=str(info.start),
+            RENDERD_END=str(info.end),
+            RENDERD_STEP=str(info.step),
+            RENDERD_HOST=self.cfg.name,
+        )
+        return env
+
+    def _check_timeouts(self) -> None:
+        now = time.monotonic()
+        for run in self.runs.values():
+            if run.deadline is not None and now >= run.deadline and run.stop_reason is None:
+                log.warning("%s ran past its time limit: stopping it", run.info.chunk)
+                self.runner.stop(run, "timeout")
+
+    def _on_spawner(self, msg: dict[str, Any]) -> None:
+        event = msg.get("event")
+        if event == "spawner-gone":
+            self._spawner_gone()
+            return
+        run = self.runs.get(str(msg.get("token")))
+        if run is None:
+            return
+        if event == "started":
+            self.runner.started(run, int(msg["launcher"]), int(msg["program"]))
+        elif event == "exited":
+            del self.runs[run.token]
+            self.runner.finished(run)
+            try:
+                self._finish(run, msg)
+            except OSError as err:
+                log.error("cannot record the end of %s: %s (its lease will expire)", run.info.chunk, err)
+
+    def _spawner_gone(self) -> None:
+        if self.stopping:
+            return
+        log.error("the spawner process died; its chunks died with it: giving them back and restarting it")
+        for run in list(self.runs.values()):
+            del self.runs[run.token]
+            claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
+        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)))
+        self.runner.spawner = self.spawner
+
+    def _finish(self, run: Run, msg: dict[str, Any]) -> None:
+        info, name = run.info, self.cfg.name
+        code, sig, error = msg.get("code"), msg.get("signal"), msg.get("error")
+        seconds = round(run.elapsed, 3)
+        if run.stop_reason == "lost":
+            self._footer(run, "stopped: the claim was taken over by another host")
+            return
+        if run.stop_reason in ("shutdown", "preempt"):
+            self._footer(run, f"stopped ({run.stop_reason}); chunk given back to the queue")
+            claim.give_back(
+                self.spool, run.claim, info, "returned" if run.stop_reason == "shutdown" else "preempted", name
+            )
+            return
+        reason: str | None
+        if run.stop_reason == "timeout":
+            reason = f"timed out after {seconds:g} s"
+        elif error:
+            reason = f"could not start: {error}"
+        elif sig is not None:
+            reason = f"killed by signal {signal.Signals(sig).name}"
+        elif code != 0:
+            reason = f"exit code {code}"
+        else:
+            kind = kind_of(info)
+            reason = kind.check_result(info, self.spool, run.log) if kind is not None else None
+        if reason is None:
+            self._footer(run, f"done in {seconds:g} s")
+            record = {
+                "chunk": info.chunk,
+                "job": info.job,
+                "host": name,
+                "run": info.run_number,
+                "start": info.start,
+                "end": info.end,
+                "step": info.step,
+                "frames": len(info.frames),
+                "started": round(run.started_wall, 3),
+                "finished": round(time.time(), 3),
+                "seconds": seconds,
+                "log": str(run.log.relative_to(self.spool.root)),
+            }
+            if claim.finish_done(self.spool, run.claim, info, record):
+                log.info("done %s in %.2fs", info.chunk, seconds)
+            else:
+                log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
+            return
+        self._footer(run, f"FAILED: {reason}")
+        state = claim.finish_failed(self.spool, run.claim, info, reason, name)
+        self.rescan = True
+        log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
+
+    def _footer(self, run: Run, text: str) -> None:
+        try:
+            with open(run.log, "ab") as fh:
+                fh.write(f"\nrenderd: {text}\n".encode())
+        except OSError as err:
+            log.warning("cannot write to %s: %s", run.log, err)
+
+    # ------------------------------------------------------------------ host record
+
+    def _state(self) -> str:
+        if self.stopping:
+            return "stopping"
+        if not self.runs:
+            return "idle"
+        return "suspended" if all(r.suspended for r in self.runs.values()) else "busy"
+
+    def _write_host(self, state: str | None = None) -> None:
+        chunks = [
+            {
+                "chunk": r.info.chunk,
+                "job": r.info.job,
+                "start": r.info.start,
+                "end": r.info.end,
+                "started": round(r.started_wall, 3),
+                "pid": r.program,
+                "suspended": r.suspended,
+            }
+            for r in self.runs.values()
+        ]
+        extra = {
+            "heartbeat": round(time.time(), 3),
+            "started": round(self.started_wall, 3),
+            "stale_after": max(15.0, 6 * self.cfg.heartbeat),
+            "slots": self.cfg.slots,
+            "allow_commands": self.cfg.allow_commands,
+            "allow_scripts": self.cfg.allow_scripts,
+            "blender_version": self.caps.blender_version,
+            "when": self.cfg.when,
+            "queued_seen": self.scanner.queued_count(),
+        }
+        try:
+            self.spool.write_host(self.cfg.name, host.record(self.cfg.name, state or self._state(), chunks, extra))
+        except OSError as err:
+            log.warning("cannot write the host record: %s", err)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _shutdown(self) -> None:
+        """Stop running chunks, give them back, sign off.  Nothing new starts."""
+        self.stopping = True
+        if self.runs:
+            log.info("stopping %d running chunk(s) and giving them back", len(self.runs))
+        for run in self.runs.values():
+            self.runner.stop(run, "shutdown")
+        deadline = time.monotonic() + self.cfg.grace + 5
+        while self.runs and time.monotonic() < deadline:
+            self._heartbeat()
+            try:
+                self._handle(*self.events.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        self.spawner.close()
+        for run in list(self.runs.values()):  # the spawner is gone, and with it every launcher
+            claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
+        self.runs.clear()
+        self._write_host("offline")
+        log.info("renderd %s stopped", self.cfg.name)

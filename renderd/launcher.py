@@ -1,0 +1,272 @@
+"""The per-chunk launcher: a single-threaded process between the daemon and a chunk's program.
+
+It is forked by the spawner (never by the threaded daemon, where fork is unsafe), and it
+- puts itself in a new session, becomes a child subreaper (orphaned grandchildren come to it)
+  and asks for SIGTERM when its parent dies;
+- forks the program in its own process group with nice 19, SCHED_IDLE and the idle I/O
+  class (set in the program only: the launcher must stay responsive), no shell;
+- copies the program's output to the chunk's log, capped in size;
+- on SIGTERM (or when its parent vanishes) stops the program group: SIGCONT + SIGTERM,
+  then SIGKILL to the group and every descendant after a grace period;
+- when the program exits, kills whatever it left behind and reports the exit status.
+It reports `started` and `exited` as single JSON lines (< PIPE_BUF, so atomic) on `out_fd`.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import json
+import os
+import platform
+import select
+import signal
+import time
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+IOPRIO_WHO_PROCESS = 1
+IOPRIO_CLASS_IDLE = 3
+IOPRIO_CLASS_SHIFT = 13
+IOPRIO_SYSCALL = {"x86_64": 251, "aarch64": 30, "i686": 289, "i386": 289, "armv7l": 314, "ppc64le": 273}
+NICENESS = 19
+LOG_CAP = 64 * 1024 * 1024
+TAIL_LINES = 200
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def prctl(option: int, value: int) -> None:
+    if _libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def set_idle_io() -> bool:
+    """ioprio_set(IOPRIO_WHO_PROCESS, 0, IDLE): honoured by the BFQ scheduler only."""
+    nr = IOPRIO_SYSCALL.get(platform.machine())
+    if nr is None:
+        return False
+    return int(_libc.syscall(nr, IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT)) == 0
+
+
+def lower_priority() -> None:
+    """nice 19, SCHED_IDLE, idle I/O: cannot be undone by an unprivileged child."""
+    os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    set_idle_io()
+
+
+def descendants(root: int) -> list[int]:
+    """All live descendants of `root`, read from /proc."""
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1:
+            children[int(fields[1])].append(int(entry))
+    out: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_tree(pgid: int, sig: int) -> None:
+    """Signal the program's group and every descendant of this launcher (some may have left the group)."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class _Flags:
+    stop = False
+
+
+def _send(out_fd: int, message: dict[str, Any]) -> None:
+    line = (json.dumps(message) + "\n").encode()[:4000]
+    try:
+        os.write(out_fd, line)
+    except OSError:
+        pass  # the daemon is gone; nothing to tell
+
+
+def _exec_program(req: dict[str, Any], out_w: int, err_w: int) -> None:
+    """In the forked program child: never returns."""
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setpgid(0, 0)
+        if req.get("idle", True):
+            lower_priority()
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.closerange(3, err_w)
+        os.closerange(err_w + 1, 65536)
+        if req.get("cwd"):
+            os.chdir(req["cwd"])
+        argv = req["argv"]
+        os.execvpe(argv[0], argv, req["env"])
+    except BaseException as err:  # noqa: BLE001 - report anything to the launcher, then die
+        msg = f"{type(err).__name__}: {err}".encode()[:1000]
+        try:
+            os.write(err_w, msg)
+        finally:
+            os._exit(127)
+
+
+def _status(wait_status: int) -> tuple[int | None, int | None]:
+    if os.WIFSIGNALED(wait_status):
+        return None, os.WTERMSIG(wait_status)
+    return os.waitstatus_to_exitcode(wait_status), None
+
+
+def run(req: dict[str, Any], out_fd: int, parent: int) -> None:
+    """Launcher body, in the child forked by the spawner.  Never returns."""
+    code = 1
+    try:
+        code = _run(req, out_fd, parent)
+    finally:
+        os._exit(code)
+
+
+def _run(req: dict[str, Any], out_fd: int, parent: int) -> int:
+    token = req["token"]
+    os.setsid()
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    flags = _Flags()
+
+    def on_stop(_sig: int, _frame: object) -> None:
+        flags.stop = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_stop)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if os.getppid() != parent:
+        flags.stop = True
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+    try:
+        log_fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        _send(
+            out_fd,
+            {"token": token, "event": "exited", "code": None, "signal": None, "error": f"cannot open log: {err}"},
+        )
+        return 1
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        _exec_program(req, out_w, err_w)
+    os.close(out_w)
+    os.close(err_w)
+    exec_error = os.read(err_r, 2000).decode(errors="replace")
+    os.close(err_r)
+    if exec_error:
+        os.waitpid(pid, 0)
+        os.close(out_r)
+        _send(out_fd, {"token": token, "event": "exited", "code": 127, "signal": None, "error": exec_error})
+        return 0
+    _send(out_fd, {"token": token, "event": "started", "launcher": os.getpid(), "program": pid})
+
+    grace = float(req.get("grace", 10.0))
+    log = _CappedLog(log_fd, int(req.get("log_cap", LOG_CAP)))
+    pidfd = os.pidfd_open(pid)
+    kill_at: float | None = None
+    status: int | None = None
+    open_pipe = True
+    while status is None or open_pipe:
+        if (flags.stop or os.getppid() != parent) and kill_at is None:
+            flags.stop = True
+            kill_tree(pid, signal.SIGCONT)
+            kill_tree(pid, signal.SIGTERM)
+            kill_at = time.monotonic() + grace
+        if kill_at is not None and time.monotonic() >= kill_at:
+            kill_tree(pid, signal.SIGKILL)
+            kill_at = float("inf")
+        watch = ([out_r] if open_pipe else []) + ([pidfd] if status is None else [])
+        ready, _, _ = select.select(watch, [], [], 0.2)
+        if pidfd in ready:
+            status = os.waitpid(pid, 0)[1]
+            os.close(pidfd)
+            _kill_leftovers(pid)
+        if out_r in ready:
+            data = os.read(out_r, 65536)
+            if data:
+                log.write(data)
+            else:
+                open_pipe = False
+    os.close(out_r)
+    log.close()
+    code, signum = _status(status)
+    _send(out_fd, {"token": token, "event": "exited", "code": code, "signal": signum, "error": None})
+    return 0
+
+
+def _kill_leftovers(pgid: int) -> None:
+    """Kill what a finished program left running, and reap it (we are its subreaper)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no children left, so no descendants either
+        if pid == 0:
+            kill_tree(pgid, signal.SIGKILL)
+            time.sleep(0.01)
+
+
+class _CappedLog:
+    """Copies output to the log up to a cap, then keeps only the last lines for the end."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.fd = fd
+        self.cap = cap
+        self.written = 0
+        self.tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
+
+    def write(self, data: bytes) -> None:
+        if self.written < self.cap:
+            room = self.cap - self.written
+            os.write(self.fd, data[:room])
+            self.written += min(room, len(data))
+            if self.written >= self.cap:
+                note = f"\n[renderd: log capped at {self.cap} bytes; its last lines follow]\n"
+                os.write(self.fd, note.encode())
+                data = data[room:]
+            else:
+                return
+        self.tail.extend(data.splitlines(keepends=True))
+
+    def close(self) -> None:
+        if self.tail:
+            os.write(self.fd, b"".join(self.tail))
+        os.close(self.fd)

@@ -1,0 +1,97 @@
+"""Running chunks on the daemon's side: start through the spawner, suspend, resume, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderd.claim import Claim
+from renderd.spawner import Spawner
+from renderd.spool import ChunkInfo
+
+
+@dataclass
+class Run:
+    """One chunk running on this daemon."""
+
+    token: str
+    info: ChunkInfo
+    claim: Claim
+    log: Path
+    argv: list[str]
+    started_wall: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    deadline: float | None = None
+    launcher: int | None = None
+    program: int | None = None
+    pidfd: int | None = None
+    suspended: bool = False
+    stop_reason: str | None = None  # timeout / lost / shutdown / cancel / preempt
+    stop_sent: bool = False
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class Runner:
+    """Starts runs via the spawner and signals them; results arrive as spawner messages."""
+
+    def __init__(self, spawner: Spawner, grace: float) -> None:
+        self.spawner = spawner
+        self.grace = grace
+
+    def start(self, run: Run, cwd: str, env: dict[str, str]) -> None:
+        self.spawner.spawn(
+            {"token": run.token, "argv": run.argv, "cwd": cwd, "env": env, "log": str(run.log), "grace": self.grace}
+        )
+
+    def started(self, run: Run, launcher: int, program: int) -> None:
+        run.launcher, run.program = launcher, program
+        try:
+            run.pidfd = os.pidfd_open(launcher)
+        except OSError:
+            run.pidfd = None  # already gone: its `exited` message follows
+        if run.stop_reason is not None:
+            self._signal_launcher(run)
+
+    def stop(self, run: Run, reason: str) -> None:
+        """Ask the launcher to stop the program (SIGTERM, SIGKILL after the grace period)."""
+        if run.stop_reason is None:
+            run.stop_reason = reason
+        if run.launcher is not None:
+            self._signal_launcher(run)
+
+    def _signal_launcher(self, run: Run) -> None:
+        if run.stop_sent or run.pidfd is None:
+            return
+        try:
+            signal.pidfd_send_signal(run.pidfd, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        run.stop_sent = True
+
+    def suspend(self, run: Run) -> None:
+        if run.program is not None and not run.suspended:
+            _killpg(run.program, signal.SIGSTOP)
+            run.suspended = True
+
+    def resume(self, run: Run) -> None:
+        if run.program is not None and run.suspended:
+            _killpg(run.program, signal.SIGCONT)
+            run.suspended = False
+
+    def finished(self, run: Run) -> None:
+        if run.pidfd is not None:
+            os.close(run.pidfd)
+            run.pidfd = None
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,134 @@
+"""Finding queued chunks cheaply: names-only listings, re-listed only when a folder changed.
+
+inotify (watchdog) wakes us for what this host writes; it never fires for what other NFS
+clients write, so the daemon also polls.  A poll stats the queue folder and each job
+folder and re-lists only those whose mtime changed (or changed so recently that the
+mtime's granularity could hide a second change), so 100 000 queued chunks cost little.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from renderd.spool import QueueDir, Spool
+
+RECENT_NS = 2_000_000_000
+FULL_RELIST_SECONDS = 60.0
+
+
+@dataclass
+class _Listing:
+    mtime_ns: int
+    listed_at_ns: int
+    chunks: list[str]
+
+
+@dataclass
+class QueueScanner:
+    spool: Spool
+    dirs: list[QueueDir] = field(default_factory=list)
+    listings: dict[str, _Listing] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    root_dirty: bool = True
+    _root: _Listing | None = None
+    _last_full: float = 0.0
+
+    def mark_dirty(self, folder: str | None = None) -> None:
+        if folder is None:
+            self.root_dirty = True
+        else:
+            self.dirty.add(folder)
+
+    def refresh(self, skip: Callable[[QueueDir], bool]) -> None:
+        """Bring the listings up to date; folders for which `skip` is true are not listed."""
+        full = time.monotonic() - self._last_full >= FULL_RELIST_SECONDS
+        if full:
+            self._last_full = time.monotonic()
+        queue = self.spool.root / "queue"
+        root_mtime = _mtime_ns(queue)
+        if full or self.root_dirty or _changed(self._root, root_mtime):
+            now_ns = time.time_ns()
+            self.dirs = self.spool.queue_dirs()
+            self._root = _Listing(root_mtime, now_ns, [])
+            self.root_dirty = False
+            names = {q.name for q in self.dirs}
+            for gone in set(self.listings) - names:
+                del self.listings[gone]
+        for qdir in self.dirs:
+            if skip(qdir):
+                continue
+            mtime = _mtime_ns(queue / qdir.name)
+            listing = self.listings.get(qdir.name)
+            if full or qdir.name in self.dirty or _changed(listing, mtime):
+                chunks = self.spool.queued_chunks(qdir)
+                if not chunks and self.spool.remove_empty_queue_dir(qdir):
+                    self.listings.pop(qdir.name, None)
+                    continue
+                self.listings[qdir.name] = _Listing(mtime, time.time_ns(), chunks)
+        self.dirty.clear()
+
+    def candidates(self, skip: Callable[[QueueDir], bool]) -> Iterator[tuple[QueueDir, str]]:
+        """Queued chunks in claim order: priority, then submission time, then chunk index."""
+        for qdir in list(self.dirs):
+            if skip(qdir):
+                continue
+            listing = self.listings.get(qdir.name)
+            if listing is not None:
+                yield from ((qdir, chunk) for chunk in list(listing.chunks))
+
+    def forget(self, qdir: QueueDir, chunk: str) -> None:
+        """A chunk left its folder (we claimed it, or found it gone): drop it from the listing."""
+        listing = self.listings.get(qdir.name)
+        if listing is not None and chunk in listing.chunks:
+            listing.chunks.remove(chunk)
+
+    def queued_count(self) -> int:
+        return sum(len(v.chunks) for v in self.listings.values())
+
+
+def _mtime_ns(path: os.PathLike[str] | str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _changed(listing: _Listing | None, mtime_ns: int) -> bool:
+    if listing is None or listing.mtime_ns != mtime_ns:
+        return True
+    # A change within the mtime's granularity of our listing could be invisible: look again.
+    return listing.listed_at_ns - mtime_ns < RECENT_NS
+
+
+class QueueWatch(FileSystemEventHandler):
+    """Wakes the daemon when a chunk or a job folder arrives in queue/ (on this host's mount)."""
+
+    def __init__(self, spool: Spool, wake: Callable[[str | None], None]) -> None:
+        self.queue = str(spool.root / "queue")
+        self.wake = wake
+        self.observer = Observer()
+        self.observer.schedule(self, self.queue, recursive=True)
+
+    def start(self) -> None:
+        self.observer.daemon = True
+        self.observer.start()
+
+    def stop(self) -> None:
+        self.observer.stop()
+        self.observer.join(timeout=5)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in ("created", "moved", "closed"):
+            return
+        dest = event.dest_path if event.event_type == "moved" else event.src_path
+        dest = dest.decode() if isinstance(dest, bytes) else dest
+        if not dest.startswith(self.queue + "/"):
+            return
+        rel = dest[len(self.queue) + 1 :].split("/")
+        self.wake(rel[0] if len(rel) > 1 else None)

@@ -1,0 +1,654 @@
+"""The spool: the one module that knows the folder layout and reads/writes info files.
+
+Layout (docs/spool-format.md is the user-facing description)::
+
+    SPOOL/renderd-spool.toml                       marker: format version
+    SPOOL/jobs/<job>/manifest.json                 the job and its chunk list
+    SPOOL/jobs/<job>/done/<chunk>.json             one record per finished chunk
+    SPOOL/jobs/<job>/logs/<chunk>.<host>.<run>.log
+    SPOOL/jobs/<job>/control.json                  paused / cancelled flags (job control)
+    SPOOL/queue/<999-prio>-<submitted ms>-<job>/<chunk>.info
+    SPOOL/claimed/<chunk>.info@<host>.<pid>.<nonce>     (+ .hb heartbeat)
+    SPOOL/failed/<chunk>.info (+ .reason)
+    SPOOL/bad/<name> (+ .reason)
+    SPOOL/hosts/<host>.json
+    SPOOL/events/<daemon>.jsonl
+    SPOOL/tmp/  SPOOL/locks/
+
+Every file whose content changes is written to tmp/ and renamed into place, so a
+reader never sees half a file.  Everything read from the spool is hostile until
+validated here.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import secrets
+import socket
+import stat
+import time
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderd import __version__
+from renderd.errors import BadInfoFile, SpoolError
+from renderd.states import ChunkState, check_transition
+
+FORMAT = 1
+MARKER = "renderd-spool.toml"
+LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "tmp", "locks")
+MAX_INFO_BYTES = 256 * 1024
+MAX_HISTORY = 40
+MAX_PRIORITY = 999
+DEFAULT_PRIORITY = 50
+
+# Names the spool itself makes: a letter or digit first (so `.nfs*`, `.#x`, `..` never match).
+NAME = r"[A-Za-z0-9][A-Za-z0-9_+-]*(?:\.[A-Za-z0-9_+-]+)*"
+NAME_RE = re.compile(rf"^{NAME}$")
+INFO_RE = re.compile(rf"^(?P<chunk>{NAME})\.info$")
+QUEUE_DIR_RE = re.compile(rf"^(?P<prio>\d{{3}})-(?P<submitted>\d{{13}})-(?P<job>{NAME})$")
+CLAIMED_RE = re.compile(rf"^(?P<chunk>{NAME})\.info@(?P<host>{NAME})\.(?P<pid>\d+)\.(?P<nonce>[0-9a-f]{{8}})$")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KINDS = ("command", "blender")
+
+
+def valid_name(name: str, max_len: int = 160) -> bool:
+    return len(name) <= max_len and NAME_RE.match(name) is not None
+
+
+def now() -> float:
+    return time.time()
+
+
+def nonce() -> str:
+    return secrets.token_hex(4)
+
+
+# --------------------------------------------------------------------------- info file
+
+
+@dataclass
+class ChunkInfo:
+    """One chunk of work: the content of an info file."""
+
+    job: str
+    chunk: str
+    index: int
+    kind: str
+    argv: list[str]
+    start: int
+    end: int
+    step: int
+    cwd: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    priority: int = DEFAULT_PRIORITY
+    owner: str = ""
+    uid: int = -1
+    created: float = 0.0
+    timeout: float | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    requeues: int = 0
+    failed_hosts: list[str] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    blender: dict[str, Any] | None = None
+    format: int = FORMAT
+
+    @property
+    def frames(self) -> list[int]:
+        return list(range(self.start, self.end + 1, self.step))
+
+    @property
+    def run_number(self) -> int:
+        """1 for the first run, +1 for every failed attempt or lost lease."""
+        return self.attempts + self.requeues + 1
+
+    def note(self, event: str, host: str = "", **detail: Any) -> None:
+        """Append a history entry (bounded, oldest dropped first)."""
+        entry: dict[str, Any] = {"time": round(now(), 3), "event": event}
+        if host:
+            entry["host"] = host
+        entry.update(detail)
+        self.history.append(entry)
+        del self.history[:-MAX_HISTORY]
+
+    def to_bytes(self) -> bytes:
+        data = asdict(self)
+        ordered = {"format": data.pop("format")} | data
+        return (json.dumps(ordered, indent=1, ensure_ascii=False) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, filename: str | None = None) -> ChunkInfo:
+        """Parse and validate; BadInfoFile says why a file cannot be trusted."""
+        if len(raw) > MAX_INFO_BYTES:
+            raise BadInfoFile(f"larger than {MAX_INFO_BYTES} bytes")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BadInfoFile(f"not a renderd info file (not JSON: {err})") from None
+        if not isinstance(data, dict):
+            raise BadInfoFile("not a renderd info file (not a JSON object)")
+        info = _validated(data)
+        if filename is not None and INFO_RE.match(filename) is not None and filename != f"{info.chunk}.info":
+            raise BadInfoFile(f"file name {filename!r} does not match its chunk {info.chunk!r}")
+        return info
+
+
+def _field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise BadInfoFile(f"missing field {key!r}")
+        return default
+    value = data[key]
+    if isinstance(value, bool) and kind is not bool:
+        raise BadInfoFile(f"field {key!r} has the wrong type")
+    if not isinstance(value, kind):
+        raise BadInfoFile(f"field {key!r} has the wrong type")
+    return value
+
+
+def _str_list(value: Any, key: str, limit: int = 4096) -> list[str]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise BadInfoFile(f"field {key!r} must be a list of strings")
+    for item in value:
+        if not isinstance(item, str) or "\0" in item or len(item) > 65536:
+            raise BadInfoFile(f"field {key!r} must be a list of strings")
+    return list(value)
+
+
+def relative_path_ok(path: str) -> bool:
+    """A spool-relative path that stays inside the spool."""
+    if not path or path.startswith("/") or "\0" in path:
+        return False
+    return all(part not in ("..",) for part in path.split("/"))
+
+
+def _validated(data: Mapping[str, Any]) -> ChunkInfo:
+    fmt = _field(data, "format", int)
+    if fmt > FORMAT:
+        raise BadInfoFile(f"written by a newer renderd (format {fmt}, this one reads up to {FORMAT})")
+    if fmt < 1:
+        raise BadInfoFile(f"unknown format {fmt}")
+    job = _field(data, "job", str)
+    chunk = _field(data, "chunk", str)
+    if not valid_name(job) or not valid_name(chunk) or not chunk.startswith(job + "-"):
+        raise BadInfoFile("job or chunk id is not a safe name (letters, digits, '._+-', '<job>-<index>')")
+    kind = _field(data, "kind", str)
+    if kind not in KINDS:
+        raise BadInfoFile(f"unknown kind {kind!r}")
+    argv = _str_list(_field(data, "argv", list), "argv")
+    if kind == "command" and not argv:
+        raise BadInfoFile("a command chunk needs a program")
+    start, end, step = (_field(data, k, int) for k in ("start", "end", "step"))
+    if step < 1 or end < start or end - start > 10_000_000:
+        raise BadInfoFile(f"bad frame range {start}-{end}:{step}")
+    cwd = _field(data, "cwd", str, "")
+    if cwd and not cwd.startswith("/") and not relative_path_ok(cwd):
+        raise BadInfoFile(f"working directory {cwd!r} escapes the spool")
+    if "\0" in cwd:
+        raise BadInfoFile("working directory holds a NUL byte")
+    env = _field(data, "env", dict, {})
+    for key, value in env.items():
+        if not ENV_KEY_RE.match(key) or not isinstance(value, str) or "\0" in value:
+            raise BadInfoFile(f"bad environment entry {key!r}")
+    priority = _field(data, "priority", int, DEFAULT_PRIORITY)
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise BadInfoFile(f"priority {priority} outside 0-{MAX_PRIORITY}")
+    counters = {k: _field(data, k, int, d) for k, d in (("attempts", 0), ("max_attempts", 3), ("requeues", 0))}
+    if any(v < 0 for v in counters.values()):
+        raise BadInfoFile("negative counter")
+    failed_hosts = _str_list(_field(data, "failed_hosts", list, []), "failed_hosts", 1000)
+    history = _field(data, "history", list, [])
+    if not all(isinstance(h, dict) for h in history):
+        raise BadInfoFile("field 'history' must be a list of objects")
+    timeout = _field(data, "timeout", (int, float, type(None)), None)
+    if timeout is not None and timeout <= 0:
+        raise BadInfoFile("timeout must be positive")
+    blender = _field(data, "blender", (dict, type(None)), None)
+    if kind == "blender" and blender is None:
+        raise BadInfoFile("a blender chunk needs its 'blender' fields")
+    return ChunkInfo(
+        job=job,
+        chunk=chunk,
+        index=_field(data, "index", int, 0),
+        kind=kind,
+        argv=argv,
+        start=start,
+        end=end,
+        step=step,
+        cwd=cwd,
+        env=dict(env),
+        priority=priority,
+        owner=_field(data, "owner", str, ""),
+        uid=_field(data, "uid", int, -1),
+        created=float(_field(data, "created", (int, float), 0.0)),
+        timeout=None if timeout is None else float(timeout),
+        failed_hosts=failed_hosts,
+        history=[dict(h) for h in history[-MAX_HISTORY:]],
+        blender=None if blender is None else dict(blender),
+        format=fmt,
+        **counters,
+    )
+
+
+# --------------------------------------------------------------------------- names
+
+
+@dataclass(frozen=True)
+class ClaimName:
+    """`claimed/<chunk>.info@<host>.<pid>.<nonce>`: who holds which chunk."""
+
+    chunk: str
+    host: str
+    pid: int
+    nonce: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.chunk}.info@{self.host}.{self.pid}.{self.nonce}"
+
+    @property
+    def job(self) -> str:
+        return job_of_chunk(self.chunk)
+
+    @classmethod
+    def parse(cls, filename: str) -> ClaimName | None:
+        m = CLAIMED_RE.match(filename)
+        if m is None:
+            return None
+        return cls(m["chunk"], m["host"], int(m["pid"]), m["nonce"])
+
+    @classmethod
+    def new(cls, chunk: str, host: str) -> ClaimName:
+        return cls(chunk, host, os.getpid(), nonce())
+
+
+def job_of_chunk(chunk: str) -> str:
+    """`<job>-<index>` -> `<job>`."""
+    return chunk.rsplit("-", 1)[0]
+
+
+def chunk_id(job: str, index: int, total: int) -> str:
+    """Zero-padded so that names sort: at least 4 digits."""
+    return f"{job}-{index:0{max(4, len(str(total)))}d}"
+
+
+@dataclass(frozen=True)
+class QueueDir:
+    name: str
+    priority: int
+    submitted_ms: int
+    job: str
+
+    @classmethod
+    def parse(cls, name: str) -> QueueDir | None:
+        m = QUEUE_DIR_RE.match(name)
+        if m is None:
+            return None
+        return cls(name, MAX_PRIORITY - int(m["prio"]), int(m["submitted"]), m["job"])
+
+    @classmethod
+    def build(cls, job: str, priority: int, submitted_ms: int) -> QueueDir:
+        name = f"{MAX_PRIORITY - priority:03d}-{submitted_ms:013d}-{job}"
+        return cls(name, priority, submitted_ms, job)
+
+
+# --------------------------------------------------------------------------- the spool
+
+
+def is_spool(path: Path) -> bool:
+    return (path / MARKER).is_file()
+
+
+def read_json(path: Path, limit: int = 16 * 1024 * 1024) -> Any:
+    """Read a small JSON file written by renderd; None when it is gone or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError:
+        return None
+    if len(raw) > limit:
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+class Spool:
+    """A spool folder.  `Spool.open(path)` checks the marker; `create=True` lays it out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.created_layout = False
+
+    # -- opening ------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, create: bool = False) -> Spool:
+        root = Path(path).expanduser().absolute()
+        if not root.is_dir():
+            raise SpoolError("spool folder does not exist (is the share mounted?)", root)
+        spool = cls(root)
+        marker = root / MARKER
+        if not marker.exists():
+            if not create:
+                raise SpoolError(f"not a renderd spool (no {MARKER}); `render add` or `renderd` sets it up", root)
+            spool._create_marker()
+        spool._check_marker()
+        if create:
+            for sub in LAYOUT:
+                (root / sub).mkdir(exist_ok=True)
+        return spool
+
+    def _create_marker(self) -> None:
+        text = (
+            "# This folder is a renderd spool: a render farm queue. See docs/spool-format.md.\n"
+            f"format = {FORMAT}\n"
+            f'created_by = "renderd {__version__} on {socket.gethostname()}"\n'
+            f"created = {now():.0f}\n"
+        )
+        try:
+            fd = os.open(self.root / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return  # someone else set it up at the same moment
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        self.created_layout = True
+
+    def _check_marker(self) -> None:
+        marker = self.root / MARKER
+        try:
+            data = tomllib.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise SpoolError(f"unreadable spool marker ({err})", marker) from None
+        fmt = data.get("format")
+        if not isinstance(fmt, int) or isinstance(fmt, bool):
+            raise SpoolError("spool marker has no format version", marker)
+        if fmt > FORMAT:
+            raise SpoolError(
+                f"spool format {fmt} was made by a newer renderd; this renderd {__version__} "
+                f"reads format {FORMAT}: upgrade renderd on this host",
+                marker,
+            )
+
+    # -- paths ----------------------------------------------------------------
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def job_dir(self, job: str) -> Path:
+        return self.root / "jobs" / job
+
+    def log_path(self, job: str, chunk: str, host: str, run: int) -> Path:
+        return self.job_dir(job) / "logs" / f"{chunk}.{host}.{run}.log"
+
+    def claimed_path(self, claim: ClaimName) -> Path:
+        return self.root / "claimed" / claim.filename
+
+    def heartbeat_path(self, claim: ClaimName) -> Path:
+        return self.root / "claimed" / (claim.filename + ".hb")
+
+    def lock_path(self, chunk: str) -> Path:
+        return self.root / "locks" / f"{chunk}.lock"
+
+    # -- atomic writes --------------------------------------------------------
+
+    def write_atomic(self, dest: Path, data: bytes, durable: bool = True) -> None:
+        """Write to tmp/ then rename over `dest`: readers see the old or the new file."""
+        tmp = self.root / "tmp" / f"{dest.name[:80]}.{os.getpid()}.{nonce()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            os.rename(tmp, dest)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+
+    def write_json(self, dest: Path, data: Any, durable: bool = True) -> None:
+        self.write_atomic(dest, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode(), durable)
+
+    # -- reading info files ---------------------------------------------------
+
+    def read_info(self, path: Path) -> ChunkInfo:
+        """Read an info file without following symlinks; BadInfoFile if it cannot be trusted."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise BadInfoFile("is a symbolic link", path) from None
+            raise
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise BadInfoFile("not a regular file", path)
+            raw = fh.read(MAX_INFO_BYTES + 1)
+        try:
+            return ChunkInfo.from_bytes(raw, path.name)
+        except BadInfoFile as err:
+            raise BadInfoFile(err.message, path) from None
+
+    # -- jobs -----------------------------------------------------------------
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        job = manifest["job"]
+        jd = self.job_dir(job)
+        for sub in ("", "done", "logs"):
+            (jd / sub).mkdir(parents=True, exist_ok=True)
+        self.write_json(jd / "manifest.json", dict(manifest))
+
+    def read_manifest(self, job: str) -> dict[str, Any] | None:
+        if not valid_name(job):
+            return None
+        data = read_json(self.job_dir(job) / "manifest.json")
+        return data if isinstance(data, dict) else None
+
+    def list_jobs(self) -> list[str]:
+        return sorted(n for n in _names(self.root / "jobs") if valid_name(n))
+
+    def submit(self, manifest: Mapping[str, Any], chunks: Sequence[ChunkInfo]) -> QueueDir:
+        """Write the manifest, then all info files into a staging folder renamed into queue/ at once."""
+        job = manifest["job"]
+        self.write_manifest(manifest)
+        qdir = QueueDir.build(job, int(manifest["priority"]), int(manifest["submitted_ms"]))
+        staging = self.root / "tmp" / f"{qdir.name}.{nonce()}.staging"
+        staging.mkdir()
+        for info in chunks:
+            info.note("queued")
+            _write_new(staging / f"{info.chunk}.info", info.to_bytes())
+        os.rename(staging, self.root / "queue" / qdir.name)
+        return qdir
+
+    def control(self, job: str) -> dict[str, Any]:
+        data = read_json(self.job_dir(job) / "control.json")
+        return data if isinstance(data, dict) else {}
+
+    # -- queue ----------------------------------------------------------------
+
+    def queue_dirs(self) -> list[QueueDir]:
+        """Job folders in the queue, highest priority first, then oldest."""
+        dirs = [q for q in map(QueueDir.parse, _names(self.root / "queue")) if q is not None]
+        return sorted(dirs, key=lambda q: q.name)
+
+    def queue_dir_of(self, job: str) -> QueueDir | None:
+        for q in self.queue_dirs():
+            if q.job == job:
+                return q
+        return None
+
+    def queued_chunks(self, qdir: QueueDir) -> list[str]:
+        """Chunk ids queued in one job folder, in order; foreign names are ignored."""
+        out = []
+        for name in _names(self.root / "queue" / qdir.name):
+            m = INFO_RE.match(name)
+            if m is not None:
+                out.append(m["chunk"])
+        return sorted(out)
+
+    def queue_path(self, qdir: QueueDir, chunk: str) -> Path:
+        return self.root / "queue" / qdir.name / f"{chunk}.info"
+
+    def queue_dir_for(self, info: ChunkInfo) -> Path:
+        """The queue folder a chunk returns to: its job's current one, or a new one."""
+        existing = self.queue_dir_of(info.job)
+        if existing is not None:
+            return self.root / "queue" / existing.name
+        manifest = self.read_manifest(info.job) or {}
+        priority = manifest.get("priority", info.priority)
+        submitted = manifest.get("submitted_ms", int(info.created * 1000))
+        if not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+            priority = info.priority
+        if not isinstance(submitted, int) or submitted < 0:
+            submitted = int(info.created * 1000)
+        qdir = QueueDir.build(info.job, priority, submitted)
+        path = self.root / "queue" / qdir.name
+        path.mkdir(exist_ok=True)
+        return path
+
+    def requeue(self, src: Path, info: ChunkInfo, old: ChunkState) -> Path:
+        """Rewrite a held info file in place, then move it back into the queue."""
+        check_transition(old, ChunkState.QUEUED, info.chunk)
+        self.write_atomic(src, info.to_bytes())
+        dest = self.queue_dir_for(info) / f"{info.chunk}.info"
+        try:
+            os.rename(src, dest)
+        except FileNotFoundError:
+            if not os.path.lexists(src):
+                raise
+            # a daemon removed the job's empty queue folder meanwhile: make it again
+            dest = self.queue_dir_for(info) / f"{info.chunk}.info"
+            os.rename(src, dest)
+        return dest
+
+    def remove_empty_queue_dir(self, qdir: QueueDir) -> bool:
+        """rmdir fails on a non-empty folder, so this never loses a chunk."""
+        try:
+            os.rmdir(self.root / "queue" / qdir.name)
+        except OSError:
+            return False
+        return True
+
+    def fail(self, src: Path, info: ChunkInfo, reason: str, old: ChunkState) -> Path:
+        """Rewrite a held info file in place, then move it to failed/ with its reason."""
+        check_transition(old, ChunkState.FAILED, info.chunk)
+        self.write_atomic(src, info.to_bytes())
+        dest = self.root / "failed" / f"{info.chunk}.info"
+        self.write_atomic(self.root / "failed" / f"{info.chunk}.info.reason", (reason + "\n").encode())
+        os.rename(src, dest)
+        return dest
+
+    def quarantine(self, src: Path, reason: str, old: ChunkState = ChunkState.QUEUED) -> Path | None:
+        """Move an untrusted file to bad/ (never deleting it) and write why beside it.
+
+        Returns None when another daemon moved it first."""
+        check_transition(old, ChunkState.BAD, src.name)
+        base = src.name if not src.name.startswith(".") else "_" + src.name
+        dest = self.root / "bad" / f"{base}.{nonce()}"
+        try:
+            os.rename(src, dest)
+        except FileNotFoundError:
+            return None
+        self.write_atomic(dest.with_name(dest.name + ".reason"), (reason + "\n").encode())
+        return dest
+
+    # -- done -----------------------------------------------------------------
+
+    def record_done(self, info: ChunkInfo, record: Mapping[str, Any]) -> None:
+        done = self.job_dir(info.job) / "done"
+        done.mkdir(parents=True, exist_ok=True)
+        self.write_json(done / f"{info.chunk}.json", dict(record))
+
+    def done_chunks(self, job: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        done = self.job_dir(job) / "done"
+        for name in _names(done):
+            if name.endswith(".json") and valid_name(name[:-5]):
+                rec = read_json(done / name, 1024 * 1024)
+                out[name[:-5]] = rec if isinstance(rec, dict) else {}
+        return out
+
+    # -- claimed / failed / bad listings --------------------------------------
+
+    def claims(self) -> list[ClaimName]:
+        return [c for c in map(ClaimName.parse, _names(self.root / "claimed")) if c is not None]
+
+    def failed_chunks(self) -> list[str]:
+        return sorted(m["chunk"] for m in map(INFO_RE.match, _names(self.root / "failed")) if m is not None)
+
+    def failed_reason(self, chunk: str) -> str:
+        try:
+            return (self.root / "failed" / f"{chunk}.info.reason").read_text(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def bad_files(self) -> list[str]:
+        return sorted(n for n in _names(self.root / "bad") if not n.endswith(".reason"))
+
+    # -- hosts ----------------------------------------------------------------
+
+    def write_host(self, name: str, record: Mapping[str, Any]) -> None:
+        self.write_json(self.root / "hosts" / f"{name}.json", dict(record), durable=False)
+
+    def hosts(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for fname in _names(self.root / "hosts"):
+            if fname.endswith(".json") and valid_name(fname[:-5]):
+                rec = read_json(self.root / "hosts" / fname, 1024 * 1024)
+                if isinstance(rec, dict):
+                    out[fname[:-5]] = rec
+        return out
+
+
+HOST_STALE_AFTER = 30.0
+
+
+def host_is_live(record: Mapping[str, Any], at: float | None = None) -> bool:
+    """A host is live while its record was refreshed recently and it did not sign off."""
+    beat = record.get("heartbeat")
+    if not isinstance(beat, (int, float)) or record.get("state") == "offline":
+        return False
+    stale_after = record.get("stale_after", HOST_STALE_AFTER)
+    if not isinstance(stale_after, (int, float)):
+        stale_after = HOST_STALE_AFTER
+    return bool((at if at is not None else now()) - beat < stale_after)
+
+
+def _names(folder: Path) -> Iterator[str]:
+    """Names in a folder (no stat per entry); a missing folder is empty."""
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                yield entry.name
+    except (FileNotFoundError, NotADirectoryError):
+        return
+
+
+def list_names(folder: Path) -> list[str]:
+    return list(_names(folder))
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _unlink_quiet(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
