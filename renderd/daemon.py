@@ -13,6 +13,7 @@ import random
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ class Daemon:
     deferred: dict[str, _Deferred] = field(default_factory=dict)
     job_refusals: dict[str, str | None] = field(default_factory=dict)
     rescan: bool = True
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     _tokens: int = 0
+    _last_state: str = ""
 
     # ------------------------------------------------------------------ set-up
 
@@ -99,6 +102,7 @@ class Daemon:
             self.cfg.poll,
             "allowed" if self.cfg.allow_commands else "refused",
         )
+        self.emit("daemon-started", pid=os.getpid(), slots=self.cfg.slots)
         try:
             self._loop()
         finally:
@@ -119,6 +123,15 @@ class Daemon:
             f"renderd: the name {self.cfg.name!r} is in use by pid {pid} on {rec.get('hostname')}; "
             "give this daemon another --name"
         )
+
+    def emit(self, event: str, **data: Any) -> None:
+        """Tell every listener (socket clients, the spool's event log) what happened."""
+        message = {"event": event, "time": round(time.time(), 3), "host": self.cfg.name, **data}
+        for listener in list(self.listeners):
+            try:
+                listener(message)
+            except Exception:  # a broken listener must not stop the daemon
+                log.exception("event listener failed")
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -197,6 +210,7 @@ class Daemon:
                 continue
             if state is not None:
                 log.info("re-queued %s: lease of %s (pid %d) expired -> %s", name.chunk, name.host, name.pid, state)
+                self.emit("chunk-requeued", chunk=name.chunk, job=name.job, lost_host=name.host, state=state)
                 self.scanner.mark_dirty()
                 self.rescan = True
 
@@ -325,6 +339,8 @@ class Daemon:
         self.runs[run.token] = run
         self.runner.start(run, cwd, self._env(info))
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
+        self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
+                  run=info.run_number, log=str(log_path.relative_to(self.spool.root)))
 
     def _cwd(self, info: ChunkInfo) -> str | None:
         if not info.cwd:
@@ -364,6 +380,7 @@ class Daemon:
             return
         if event == "started":
             self.runner.started(run, int(msg["launcher"]), int(msg["program"]))
+            self.emit("chunk-started", chunk=run.info.chunk, job=run.info.job, pid=run.program)
         elif event == "exited":
             del self.runs[run.token]
             self.runner.finished(run)
@@ -425,6 +442,7 @@ class Daemon:
             }
             if claim.finish_done(self.spool, run.claim, info, record):
                 log.info("done %s in %.2fs", info.chunk, seconds)
+                self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames))
             else:
                 log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
             return
@@ -432,6 +450,8 @@ class Daemon:
         state = claim.finish_failed(self.spool, run.claim, info, reason, name)
         self.rescan = True
         log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
+        self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
+                  log=str(run.log.relative_to(self.spool.root)))
 
     def _footer(self, run: Run, text: str) -> None:
         try:
@@ -450,6 +470,10 @@ class Daemon:
         return "suspended" if all(r.suspended for r in self.runs.values()) else "busy"
 
     def _write_host(self, state: str | None = None) -> None:
+        current = state or self._state()
+        if current != self._last_state:
+            self.emit("host-state", state=current, previous=self._last_state or None)
+            self._last_state = current
         chunks = [
             {
                 "chunk": r.info.chunk,
@@ -474,7 +498,7 @@ class Daemon:
             "queued_seen": self.scanner.queued_count(),
         }
         try:
-            self.spool.write_host(self.cfg.name, host.record(self.cfg.name, state or self._state(), chunks, extra))
+            self.spool.write_host(self.cfg.name, host.record(self.cfg.name, current, chunks, extra))
         except OSError as err:
             log.warning("cannot write the host record: %s", err)
 
@@ -499,4 +523,5 @@ class Daemon:
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
         self.runs.clear()
         self._write_host("offline")
+        self.emit("daemon-stopped", pid=os.getpid())
         log.info("renderd %s stopped", self.cfg.name)

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers.daemons import Daemon  # noqa: E402
+from helpers.daemons import Daemon
 
 FAKEPROG = str(Path(__file__).parent / "helpers" / "fakeprog.py")
 

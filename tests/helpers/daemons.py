@@ -30,7 +30,9 @@ def wait_for(cond: Callable[[], Any], timeout: float = 30.0, interval: float = 0
 class Daemon:
     """One `renderd` process; its stderr goes to a log file that tests can read."""
 
-    def __init__(self, spool: Path, name: str, logdir: Path, args: Sequence[str] = (), env: dict[str, str] | None = None):
+    def __init__(
+        self, spool: Path, name: str, logdir: Path, args: Sequence[str] = (), env: dict[str, str] | None = None
+    ):
         self.spool, self.name = spool, name
         self.log = logdir / f"renderd-{name}.log"
         self.args = list(args)
@@ -76,11 +78,13 @@ class Daemon:
         return self.log.read_text(errors="replace")
 
 
-def render(spool: Path, *args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None
-           ) -> subprocess.CompletedProcess[str]:
+def render(
+    spool: Path, *args: str, check: bool = True, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `render` front-end."""
-    proc = subprocess.run([str(BIN / "render"), "--spool", str(spool), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    proc = subprocess.run(
+        [str(BIN / "render"), "--spool", str(spool), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"render {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
     return proc

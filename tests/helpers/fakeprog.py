@@ -28,8 +28,9 @@ def main() -> int:
     os.close(fd)
     if "--child-sleep" in opts:
         # a grandchild that would outlive us if nobody killed the tree
-        child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({opts['--child-sleep']})"],
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", f"import time; time.sleep({opts['--child-sleep']})"], start_new_session=True
+        )
         with open(os.path.join(markers, f"{chunk}.child"), "w") as fh:
             fh.write(str(child.pid))
     time.sleep(float(opts.get("--sleep", "0")))
