@@ -1,0 +1,211 @@
+"""`render tail`: follow what the daemons do, live.
+
+Without options it follows this machine's daemons of the spool through their sockets (each
+sends its current state first, then every event); `--farm` follows every host's event log
+in the spool instead, so it works from any workstation."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from render_frontend.cli import Context, pass_ctx
+from render_frontend.client import Follower
+from renderd import protocol
+from renderd.spool import Spool, relative_path_ok
+
+FARM_POLL = 0.5
+FAILED_LOG_LINES = 5
+
+
+@click.command("tail")
+@click.option("--socket", "sockets", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Follow this daemon socket (repeatable; default: every local daemon of the spool).")
+@click.option("--farm", is_flag=True, help="Follow every host's event log in the spool instead of local sockets.")
+@click.option("--job", help="Only this job's events.")
+@click.option("-n", "--lines", default=10, show_default=True, type=click.IntRange(0),
+              help="With --farm: events of the recent past to show first, per host.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON message per line (see docs/json.md).")
+@pass_ctx
+def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None, lines: int,
+            timeout: float | None, as_json: bool) -> None:
+    """Follow live events: chunks claimed, progress, done, failed (with the last log lines)."""
+    if farm and sockets:
+        raise click.UsageError("--farm reads the spool; it takes no --socket")
+    until = None if timeout is None else time.monotonic() + timeout
+    spool = ctx.spool() if farm or not sockets else None
+    if farm:
+        assert spool is not None
+        stream = FarmLog(spool, lines).follow(until)
+    else:
+        follower = Follower(spool.root if spool else None, list(sockets))
+        stream = _follow_sockets(follower, spool, until)
+    try:
+        for message in stream:
+            if job is not None and not _about_job(message, job):
+                continue
+            if as_json:
+                click.echo(json.dumps(message), nl=True)
+            else:
+                for line in describe(message, spool):
+                    click.echo(line)
+    except KeyboardInterrupt:
+        pass
+
+
+def _follow_sockets(follower: Follower, spool: Spool | None, until: float | None) -> Iterator[dict[str, Any]]:
+    if spool is not None and not protocol.find_sockets(spool.root):
+        click.echo(f"no local daemon of {spool.root} yet; waiting for one "
+                   "(`render tail --farm` follows every host through the spool)", err=True)
+    yield from follower.follow(until)
+
+
+def _about_job(message: dict[str, Any], job: str) -> bool:
+    if message.get("type") == "state":
+        return True
+    return message.get("job") == job or str(message.get("chunk", "")).startswith(job + "-")
+
+
+# --------------------------------------------------------------------------- --farm
+
+
+@dataclass
+class _File:
+    path: Path
+    inode: int = -1
+    offset: int = 0
+    partial: bytes = b""
+
+
+class FarmLog:
+    """Follows events/<daemon>.jsonl of every daemon; rotation starts a file anew."""
+
+    def __init__(self, spool: Spool, history: int) -> None:
+        self.spool = spool
+        self.history = history
+        self.files: dict[Path, _File] = {}
+
+    def follow(self, until: float | None) -> Iterator[dict[str, Any]]:
+        first = True
+        while until is None or time.monotonic() < until:
+            batch: list[dict[str, Any]] = []
+            for path in self.spool.event_logs():
+                batch.extend(self._read(path, tail=self.history if first else None))
+            first = False
+            batch.sort(key=lambda m: m.get("time", 0) if isinstance(m.get("time"), (int, float)) else 0)
+            yield from batch
+            time.sleep(FARM_POLL)
+
+    def _read(self, path: Path, tail: int | None) -> list[dict[str, Any]]:
+        state = self.files.setdefault(path, _File(path))
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return []
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_ino != state.inode or st.st_size < state.offset:
+                state.inode, state.offset, state.partial = st.st_ino, 0, b""
+                if tail is not None:  # start near the end: only the recent past
+                    state.offset = max(0, st.st_size - 512 * max(tail, 1))
+            fh.seek(state.offset)
+            data = fh.read(4 * 1024 * 1024)
+        if not data:
+            return []
+        start_mid_line = state.offset > 0 and tail is not None and not state.partial
+        state.offset += len(data)
+        chunks = (state.partial + data).split(b"\n")
+        state.partial = chunks.pop()[-protocol.MAX_LINE:]
+        if start_mid_line:
+            chunks = chunks[1:]
+        out = []
+        for raw in chunks:
+            try:
+                message = protocol.decode(raw)
+            except protocol.ProtocolError:
+                continue  # hostile or half-written line: skip it
+            out.append(message)
+        return out[-tail:] if tail else ([] if tail == 0 else out)
+
+
+# --------------------------------------------------------------------------- human lines
+
+
+def _clock(t: Any) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else "--:--:--"
+
+
+def _pct(x: Any) -> str:
+    return f"{100 * x:.0f}%" if isinstance(x, (int, float)) else "?"
+
+
+def describe(m: dict[str, Any], spool: Spool | None) -> list[str]:
+    """One or a few lines a person reads for one message."""
+    host = m.get("host") or m.get("daemon") or "?"
+    if m.get("type") == "state":
+        head = f"{_clock(time.time())} {host}: {m.get('state') or 'starting'}"
+        chunks = m.get("chunks") or []
+        if not chunks:
+            return [head + ", nothing running"]
+        return [head] + [f"  running {c.get('chunk')} frames {c.get('start')}-{c.get('end')}"
+                         f"{' ' + _pct(c.get('progress')) if 'progress' in c else ''}"
+                         f"{' (suspended)' if c.get('suspended') else ''}" for c in chunks if isinstance(c, dict)]
+    event = str(m.get("event"))
+    prefix = f"{_clock(m.get('time'))} {host}"
+    chunk = m.get("chunk", "")
+    text = {
+        "daemon-started": lambda: f"daemon started (pid {m.get('pid')}, {m.get('slots')} slot(s))",
+        "daemon-stopped": lambda: "daemon stopped",
+        "host-state": lambda: f"is {m.get('state')}",
+        "chunk-claimed": lambda: f"{chunk} claimed: frames {m.get('start')}-{m.get('end')}, run {m.get('run')}",
+        "chunk-started": lambda: f"{chunk} started (pid {m.get('pid')})",
+        "chunk-progress": lambda: _progress_text(m),
+        "chunk-suspended": lambda: f"{chunk} suspended ({m.get('reason', '')})",
+        "chunk-resumed": lambda: f"{chunk} resumed ({m.get('reason', '')})",
+        "chunk-finished": lambda: f"{chunk} done in {m.get('seconds')} s ({m.get('frames')} frame(s))",
+        "chunk-failed": lambda: f"{chunk} FAILED: {m.get('reason')} -> {m.get('state') or 'claim lost'}",
+        "chunk-requeued": lambda: f"{chunk} back in the queue ({m.get('reason') or 'lost lease'})",
+        "chunk-lost": lambda: f"{chunk} stopped: its claim was taken over",
+        "chunk-cancelled": lambda: f"{chunk} cancelled",
+    }.get(event, lambda: f"{event} {chunk}".rstrip())()
+    lines = [f"{prefix} {text}"]
+    if event == "chunk-failed" and spool is not None and isinstance(m.get("log"), str):
+        lines.extend("    | " + line for line in last_lines(spool, m["log"], FAILED_LOG_LINES))
+    return lines
+
+
+def _progress_text(m: dict[str, Any]) -> str:
+    parts = [f"{m.get('chunk')} {_pct(m.get('progress'))}: frame {m.get('frames_done')}/{m.get('frames_total')}"]
+    if m.get("frame") is not None:
+        parts.append(f"now {m['frame']}")
+    if m.get("samples"):
+        parts.append(f"sample {m.get('sample')}/{m['samples']}")
+    if m.get("frame_seconds") is not None:
+        parts.append(f"{m['frame_seconds']:.1f} s/frame")
+    if m.get("peak") is not None:
+        parts.append(f"peak {m['peak']:.0f}M")
+    return ", ".join(parts)
+
+
+def last_lines(spool: Spool, relative_log: str, n: int) -> list[str]:
+    """The end of a chunk's log (a spool-relative path from an event: checked, never followed out)."""
+    if not relative_path_ok(relative_log):
+        return []
+    try:
+        fd = os.open(spool.root / relative_log, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return []
+    with os.fdopen(fd, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - 8192))
+        text = fh.read().decode("utf-8", errors="replace")
+    # renderd's own header and footer lines are in the event already: show the program's
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("renderd: ")][-n:]
