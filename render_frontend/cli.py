@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from renderd import __version__
+from renderd.config import ConfiguredGroup
 from renderd.errors import RenderdError
 from renderd.spool import Spool
 
@@ -29,7 +30,7 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("render", cls=ConfiguredGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--spool",
     envvar="RENDERD_SPOOL",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from renderd import __version__
+from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
 from renderd.errors import RenderdError
 from renderd.host import default_name
@@ -21,13 +23,16 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "RENDERD"})
+@click.command(
+    "renderd",
+    cls=ConfiguredCommand,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "RENDERD"},
+)
 @click.option(
     "--spool",
     envvar="RENDERD_SPOOL",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The shared spool folder (or $RENDERD_SPOOL).",
+    help="The shared spool folder (or $RENDERD_SPOOL, or spool in the config file).",
 )
 @click.option("--name", default=None, help="This daemon's name in the farm (default: the short host name).")
 @click.option("--slots", default=1, show_default=True, type=click.IntRange(1, 256), help="Chunks run at once.")
@@ -75,7 +80,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(__version__, prog_name="renderd")
 def main(
-    spool: Path,
+    spool: Path | None,
     name: str | None,
     slots: int,
     poll: float,
@@ -90,9 +95,13 @@ def main(
     verbose: bool,
 ) -> None:
     """Run chunks from a shared spool folder on this workstation, at the lowest priority."""
+    if spool is None:
+        raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s renderd[%(process)d] %(levelname)s %(message)s",
+        # journald stamps time and pid itself
+        format="%(levelname)s %(message)s" if "JOURNAL_STREAM" in os.environ else
+        "%(asctime)s renderd[%(process)d] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
     name = name or default_name()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from renderd import claim, host
+from renderd import claim, host, sdnotify
 from renderd.errors import BadInfoFile
 from renderd.fsinfo import fs_type, is_network_fs
 from renderd.kinds import Capabilities, kind_of
@@ -66,6 +66,7 @@ class Daemon:
     job_refusals: dict[str, str | None] = field(default_factory=dict)
     rescan: bool = True
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify
     _tokens: int = 0
     _last_state: str = ""
 
@@ -103,6 +104,7 @@ class Daemon:
             "allowed" if self.cfg.allow_commands else "refused",
         )
         self.emit("daemon-started", pid=os.getpid(), slots=self.cfg.slots)
+        self.notify.ready(self._status())
         try:
             self._loop()
         finally:
@@ -147,6 +149,7 @@ class Daemon:
         next_beat = now + self.cfg.heartbeat
         next_host = now
         next_poll = now
+        next_notify = now + self.notify.interval
         while not self.stopping:
             now = time.monotonic()
             if now >= next_beat:
@@ -162,7 +165,11 @@ class Daemon:
                 next_host = now + self.cfg.heartbeat
             self._check_timeouts()
             self._fill_slots()
-            timeout = max(0.0, min(next_beat, next_poll, next_host, self._next_deadline()) - time.monotonic())
+            if now >= next_notify:
+                self.notify.alive(self._status())
+                next_notify = now + self.notify.interval
+            wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline())
+            timeout = max(0.0, wake - time.monotonic())
             try:
                 self._handle(*self.events.get(timeout=timeout))
                 while True:
@@ -469,6 +476,11 @@ class Daemon:
             return "idle"
         return "suspended" if all(r.suspended for r in self.runs.values()) else "busy"
 
+    def _status(self) -> str:
+        """One line for `systemctl status`."""
+        chunks = ", ".join(r.info.chunk for r in self.runs.values())
+        return f"{self._state()}: {len(self.runs)}/{self.cfg.slots} slot(s) busy" + (f" ({chunks})" if chunks else "")
+
     def _write_host(self, state: str | None = None) -> None:
         current = state or self._state()
         if current != self._last_state:
@@ -507,6 +519,7 @@ class Daemon:
     def _shutdown(self) -> None:
         """Stop running chunks, give them back, sign off.  Nothing new starts."""
         self.stopping = True
+        self.notify.stopping(f"stopping: {len(self.runs)} chunk(s) to give back")
         if self.runs:
             log.info("stopping %d running chunk(s) and giving them back", len(self.runs))
         for run in self.runs.values():

@@ -1,0 +1,284 @@
+"""One TOML configuration file for both programs (docs/config.md).
+
+    [renderd]            the daemon's long option names, dashes or underscores: spool, slots, idle_after, ...
+    [render]             the front-end's own options (spool); [render.add] etc. for a sub-command's options
+
+The file is the first that exists of: `--config FILE`, `$RENDERD_CONFIG`,
+`$XDG_CONFIG_HOME/renderd/config.toml` (default `~/.config/...`), `/etc/renderd/renderd.toml`.
+Files are not merged.  Values become click's `default_map`, so precedence is click's own:
+command line, then environment variable, then the file, then the built-in default.  The keys
+come from the click command's parameters, so an option added to `renderd` is settable here
+without touching this module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+ENVVAR = "RENDERD_CONFIG"
+SYSTEM_FILE = Path("/etc/renderd/renderd.toml")
+TABLES = ("renderd", "render")
+# Parameters that are actions of one run, not settings.
+NOT_SETTINGS = frozenset({"help", "version", "config", "print_config"})
+_META_PATH = "renderd.config.path"
+_META_PRINT = "renderd.config.print"
+
+
+class ConfigError(click.ClickException):
+    """A problem in a configuration file: one line that names the file."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+
+
+def user_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "renderd" / "config.toml"
+
+
+def find(explicit: Path | None) -> Path | None:
+    """The configuration file to use: the explicit one (which must exist), else the first found."""
+    if explicit is not None:
+        return explicit
+    for candidate in (user_file(), SYSTEM_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path) -> dict[str, dict[str, Any]]:
+    """Read and check the file's tables (their keys are checked against a command later)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "config file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(path, f"cannot read the config file: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(path, f"not valid TOML: {err}") from None
+    for name, table in data.items():
+        if name not in TABLES:
+            raise ConfigError(path, f"unknown table [{name}]{_suggest(name, TABLES)} (known: [renderd], [render])")
+        if not isinstance(table, dict):
+            raise ConfigError(path, f"{name} must be a table: write [{name}] on its own line")
+    return data
+
+
+def settable(command: click.Command) -> dict[str, click.Option]:
+    """Config keys of a command's options: each long option name, dashes written as underscores."""
+    keys: dict[str, click.Option] = {}
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name is None or param.name in NOT_SETTINGS:
+            continue
+        for opt in param.opts:
+            if opt.startswith("--"):
+                keys[opt[2:].replace("-", "_")] = param
+    return keys
+
+
+def default_map(
+    ctx: click.Context, command: click.Command, table: Mapping[str, Any], path: Path, where: str
+) -> dict[str, Any]:
+    """Turn one table into click's default_map for `command`, refusing unknown keys and bad values."""
+    keys = settable(command)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        norm = key.replace("-", "_")
+        sub = command.commands.get(key) if isinstance(command, click.Group) else None
+        if sub is not None and isinstance(value, dict):
+            out[sub.name or key] = default_map(ctx, sub, value, path, f"{where}.{key}")
+            continue
+        param = keys.get(norm)
+        if param is None or param.name is None:
+            raise ConfigError(path, f"unknown key {key!r} in [{where}]{_hint(command, norm, keys)}")
+        value = _resolve_paths(param, value, path)
+        try:
+            param.type_cast_value(ctx, value)
+        except click.BadParameter as err:
+            raise ConfigError(path, f"[{where}] {key}: {err.message}") from None
+        out[param.name] = value
+    return out
+
+
+def _resolve_paths(param: click.Option, value: Any, path: Path) -> Any:
+    """A relative path in a config file is relative to the file's folder, not to wherever the program runs."""
+    if isinstance(param.type, click.Path) and isinstance(value, str):
+        expanded = Path(os.path.expanduser(value))
+        return str(expanded if expanded.is_absolute() else path.absolute().parent / expanded)
+    return value
+
+
+def _hint(command: click.Command, key: str, keys: Mapping[str, click.Option]) -> str:
+    if isinstance(command, click.Group):
+        owners = [name for name, sub in sorted(command.commands.items()) if key in settable(sub)]
+        if owners:
+            return f" (an option of `{command.name} {owners[0]}`: put it in a [{command.name}.{owners[0]}] table)"
+        return _suggest(key, [*keys, *command.commands])
+    return _suggest(key, keys)
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ----------------------------------------------------------------------------- click glue
+
+
+def _apply(ctx: click.Context, table: str, explicit: Path | None) -> None:
+    """Eager --config callback: find the file, check it, and install it as the default_map."""
+    path = find(explicit)
+    if path is None:
+        return
+    try:
+        data = load(path)
+        command = ctx.command
+        values = dict(data.get(table, {}))
+        if table == "render" and "spool" not in values and "spool" in data.get("renderd", {}):
+            values["spool"] = data["renderd"]["spool"]  # one spool setting serves both programs
+        ctx.default_map = default_map(ctx, command, values, path, table)
+    except ConfigError:
+        if ctx.resilient_parsing:  # shell completion: never fail, just complete without the file
+            return
+        raise
+    ctx.meta[_META_PATH] = path.absolute()
+
+
+def _config_option(table: str) -> click.Option:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+        _apply(ctx, table, value)
+
+    return click.Option(
+        ["--config"],
+        envvar=ENVVAR,
+        type=click.Path(dir_okay=False, path_type=Path),
+        is_eager=True,
+        expose_value=False,
+        callback=callback,
+        help=f"TOML file with a [{table}] table (or ${ENVVAR}; else ~/.config/renderd/config.toml, "
+        f"then {SYSTEM_FILE}).",
+    )
+
+
+def _print_option() -> click.Option:
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        ctx.meta[_META_PRINT] = value
+
+    return click.Option(
+        ["--print-config"],
+        is_flag=True,
+        expose_value=False,
+        callback=callback,
+        help="Print the effective settings and where each comes from, then exit.",
+    )
+
+
+class _ConfigMixin:
+    config_table = ""
+
+    def _add_config_params(self, params: list[click.Parameter]) -> None:
+        params.append(_config_option(self.config_table))
+
+    def _explain(self, ctx: click.Context, err: click.BadParameter) -> click.ClickException:
+        """A value from the file that a callback refused: say which file it came from."""
+        path = ctx.meta.get(_META_PATH)
+        name = err.param.name if err.param is not None else None
+        if path is None or name is None or ctx.get_parameter_source(name) is not ParameterSource.DEFAULT_MAP:
+            return err
+        return ConfigError(path, f"[{self.config_table}] {name}: {err.message}")
+
+
+class ConfiguredCommand(_ConfigMixin, click.Command):
+    """`renderd`: options default from the [renderd] table; adds --config and --print-config."""
+
+    config_table = "renderd"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_config_params(self.params)
+        self.params.append(_print_option())
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as err:
+            raise self._explain(ctx, err) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if ctx.meta.get(_META_PRINT):
+            click.echo(effective(ctx, self), nl=False)
+            ctx.exit(0)
+        return super().invoke(ctx)
+
+
+class ConfiguredGroup(_ConfigMixin, click.Group):
+    """`render`: options default from the [render] table, sub-commands' from [render.<command>]."""
+
+    config_table = "render"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_config_params(self.params)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as err:
+            raise self._explain(ctx, err) from None
+
+
+# ----------------------------------------------------------------------------- --print-config
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def _source(ctx: click.Context, param: click.Option) -> str:
+    source = ctx.get_parameter_source(param.name or "")
+    if source is ParameterSource.COMMANDLINE:
+        return "command line"
+    if source is ParameterSource.ENVIRONMENT:
+        envvar = param.envvar or f"{ctx.auto_envvar_prefix}_{(param.name or '').upper()}"
+        return f"environment ${envvar if isinstance(envvar, str) else envvar[0]}"
+    if source is ParameterSource.DEFAULT_MAP:
+        return f"config file {ctx.meta.get(_META_PATH)}"
+    return "default"
+
+
+def effective(ctx: click.Context, command: click.Command) -> str:
+    """The settings as a TOML file (unset ones commented out), each with where it came from."""
+    path = ctx.meta.get(_META_PATH)
+    looked = ", ".join(str(p) for p in (user_file(), SYSTEM_FILE))
+    lines = [
+        f"# {ctx.info_name} --print-config: effective settings and where each comes from",
+        f"# config file: {path}" if path else f"# config file: none (looked for ${ENVVAR}, {looked})",
+        f"[{ConfiguredCommand.config_table}]",
+    ]
+    rows = []
+    seen: set[str] = set()
+    for key, param in settable(command).items():
+        if param.name is None or param.name in seen:
+            continue
+        seen.add(param.name)
+        value = ctx.params.get(param.name)
+        text = f"# {key} is not set" if value is None else f"{key} = {_toml_value(value)}"
+        rows.append((text, _source(ctx, param)))
+    width = max((len(t) for t, _ in rows), default=0)
+    lines += [f"{text:<{width}}  # {source}" for text, source in rows]
+    return "\n".join(lines) + "\n"
