@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from renderd import __version__
+from renderd.check import run_check
 from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
 from renderd.errors import RenderdError
 from renderd.host import default_name
+from renderd.policy_cli import daemon_policy, idle_options
 from renderd.spool import valid_name
+
+
+def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            grp.getgrnam(value)
+        except KeyError:
+            raise click.BadParameter(f"no group {value!r} on this machine") from None
+    return value
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -71,12 +84,24 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option(
     "--when",
     type=click.Choice(["always", "idle", "never"]),
-    default="always",
+    default="idle",
     show_default=True,
-    help="When to start chunks ('idle' behaves like 'always' until the idle policy lands).",
+    help="When to start chunks: when the owner is idle (workstations), always (render boxes), never.",
 )
+@idle_options
 @click.option("--blender", default="blender", show_default=True, help="The Blender program this host renders with.")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
+@click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The local control socket (default: $XDG_RUNTIME_DIR/renderd/<spool-hash>-<name>.sock; docs/control.md).",
+)
+@click.option(
+    "--admin-group",
+    callback=_known_group,
+    help="Members of this group may use the socket and change anyone's jobs (besides the owner and root).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(__version__, prog_name="renderd")
 def main(
@@ -92,9 +117,14 @@ def main(
     when: str,
     blender: str,
     no_watch: bool,
+    socket_path: Path | None,
+    admin_group: str | None,
     verbose: bool,
+    **idle: Any,
 ) -> None:
     """Run chunks from a shared spool folder on this workstation, at the lowest priority."""
+    if idle.pop("check"):
+        sys.exit(run_check(spool, idle["activity_path"], idle["idle_signals"]))
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logging.basicConfig(
@@ -120,6 +150,9 @@ def main(
         grace=grace,
         blender=blender,
         watch=not no_watch,
+        socket=socket_path,
+        admin_group=admin_group,
+        **daemon_policy(when, idle),
     )
     try:
         code = Daemon(cfg).run()

@@ -14,18 +14,25 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from renderd import claim, host, sdnotify
+from renderd import blender, claim, host, protocol, sdnotify
+from renderd.access import may_change_job
 from renderd.errors import BadInfoFile
+from renderd.eventlog import EventLog
 from renderd.fsinfo import fs_type, is_network_fs
+from renderd.jobcontrol import cancel_queued
 from renderd.kinds import Capabilities, kind_of
+from renderd.policy import HostPolicy, PolicyConfig
+from renderd.progress import ProgressWatcher
 from renderd.runner import Run, Runner
 from renderd.scanner import QueueScanner, QueueWatch
+from renderd.server import PeerPolicy, Server
 from renderd.spawner import Spawner
-from renderd.spool import ChunkInfo, ClaimName, QueueDir, Spool, host_is_live, relative_path_ok
+from renderd.spool import ChunkInfo, ClaimName, JobControl, QueueDir, Spool, host_is_live, relative_path_ok
+from renderd.states import ChunkState
 
 log = logging.getLogger("renderd")
 
@@ -44,6 +51,11 @@ class DaemonConfig:
     grace: float = 10.0
     blender: str = "blender"
     watch: bool = True
+    policy: PolicyConfig = field(default_factory=PolicyConfig)  # the idle policy (its `when` is ours)
+    idle_signals: list[str] = field(default_factory=list)
+    activity_path: Path | None = None
+    socket: Path | None = None  # default: protocol.default_socket_path
+    admin_group: str | None = None  # may use the socket and change anyone's jobs
 
     @property
     def heartbeat(self) -> float:
@@ -69,6 +81,10 @@ class Daemon:
     notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify
     _tokens: int = 0
     _last_state: str = ""
+    held_jobs: set[str] = field(default_factory=set)  # paused or cancelled: no new claims
+    paused_runs: set[str] = field(default_factory=set)  # tokens suspended by `render pause --now`
+    progress_now: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> last chunk-progress
+    _control_refused: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ set-up
 
@@ -82,9 +98,22 @@ class Daemon:
                 fs_type(self.spool.root) or "(unknown)",
             )
         self._check_name()
-        self.caps = Capabilities(self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender)
+        self._start_talking()
+        self.caps = Capabilities(
+            self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender, blender.host_version(self.cfg.blender)
+        )
+        if self.caps.blender_version is None:
+            log.warning("no working Blender (%r): this host leaves Blender chunks to others", self.cfg.blender)
         self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)))
         self.runner = Runner(self.spawner, self.cfg.grace)
+        self.policy = HostPolicy.build(
+            replace(self.cfg.policy, when=self.cfg.when),
+            self.cfg.idle_signals,
+            self.cfg.activity_path,
+            self.spool,
+            self.cfg.name,
+            self.emit,
+        )
         self.scanner = QueueScanner(self.spool)
         self.watcher = claim.LeaseWatcher(self.spool, self.cfg.name, self.cfg.lease, self._is_mine)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -111,6 +140,7 @@ class Daemon:
             if watch is not None:
                 watch.stop()
             self._shutdown()
+            self._stop_talking()
         return 0
 
     def _check_name(self) -> None:
@@ -157,18 +187,21 @@ class Daemon:
                 next_beat = now + self.cfg.heartbeat
             if now >= next_poll:
                 self._recover_stale()
+                self._check_controls()
                 self.scanner.mark_dirty()
                 self.rescan = True
                 next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
             if now >= next_host:
                 self._write_host()
                 next_host = now + self.cfg.heartbeat
+            if now >= self.policy.next_tick() and self.policy.tick(self.runs, self.runner):
+                self._write_host()  # a suspension, resumption or owner order shows in `render hosts` at once
             self._check_timeouts()
             self._fill_slots()
             if now >= next_notify:
                 self.notify.alive(self._status())
                 next_notify = now + self.notify.interval
-            wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline())
+            wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline(), self.policy.next_tick())
             timeout = max(0.0, wake - time.monotonic())
             try:
                 self._handle(*self.events.get(timeout=timeout))
@@ -183,6 +216,10 @@ class Daemon:
             self.rescan = True
         elif kind == "msg":
             self._on_spawner(payload)
+        elif kind == "progress":
+            self._on_progress(*payload)
+        elif kind == "control":
+            self._check_controls()
 
     def _next_deadline(self) -> float:
         deadlines = [r.deadline for r in self.runs.values() if r.deadline is not None and r.stop_reason is None]
@@ -224,10 +261,10 @@ class Daemon:
     # ------------------------------------------------------------------ claiming
 
     def _accepting(self) -> bool:
-        return not self.stopping and self.cfg.when != "never"
+        return not self.stopping and self.cfg.when != "never" and self.policy.may_start
 
     def _skip_job(self, qdir: QueueDir) -> bool:
-        return self.job_refusals.get(qdir.name) is not None
+        return self.job_refusals.get(qdir.name) is not None or qdir.job in self.held_jobs
 
     def _fill_slots(self) -> None:
         if not self._accepting() or len(self.runs) >= self.cfg.slots:
@@ -246,6 +283,9 @@ class Daemon:
 
     def _try_chunk(self, qdir: QueueDir, chunk: str) -> None:
         path = self.spool.queue_path(qdir, chunk)
+        if path.parent.is_symlink():  # O_NOFOLLOW guards the file only: never claim through a linked folder
+            self._quarantine(qdir, chunk, path.parent, "the job's queue folder is a symbolic link")
+            return
         try:
             info = self.spool.read_info(path)
         except FileNotFoundError:
@@ -259,6 +299,8 @@ class Daemon:
             return
         if info.job != qdir.job:
             self._quarantine(qdir, chunk, path, f"belongs to job {info.job!r}, found in the folder of {qdir.job!r}")
+            return
+        if self._job_held(info.job):
             return
         refusal = self._refusal(info)
         if qdir.name not in self.job_refusals:
@@ -345,6 +387,7 @@ class Daemon:
             run.deadline = run.started + timeout
         self.runs[run.token] = run
         self.runner.start(run, cwd, self._env(info))
+        self.progress.watch(run.token, log_path, len(info.frames))
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
                   run=info.run_number, log=str(log_path.relative_to(self.spool.root)))
@@ -410,14 +453,20 @@ class Daemon:
         info, name = run.info, self.cfg.name
         code, sig, error = msg.get("code"), msg.get("signal"), msg.get("error")
         seconds = round(run.elapsed, 3)
+        outputs = self._end_progress(run)
+        if run.stop_reason == "cancel":
+            self._finish_cancelled(run)
+            return
         if run.stop_reason == "lost":
             self._footer(run, "stopped: the claim was taken over by another host")
+            self.emit("chunk-lost", chunk=info.chunk, job=info.job)
             return
         if run.stop_reason in ("shutdown", "preempt"):
             self._footer(run, f"stopped ({run.stop_reason}); chunk given back to the queue")
             claim.give_back(
                 self.spool, run.claim, info, "returned" if run.stop_reason == "shutdown" else "preempted", name
             )
+            self.emit("chunk-requeued", chunk=info.chunk, job=info.job, reason=run.stop_reason, state="queued")
             return
         reason: str | None
         if run.stop_reason == "timeout":
@@ -446,6 +495,11 @@ class Daemon:
                 "finished": round(time.time(), 3),
                 "seconds": seconds,
                 "log": str(run.log.relative_to(self.spool.root)),
+                # the info file is deleted: keep why this chunk took more than one run
+                "attempts": info.attempts,
+                "requeues": info.requeues,
+                "history": info.history,
+                **outputs,  # saved files and per-frame times read from the output
             }
             if claim.finish_done(self.spool, run.claim, info, record):
                 log.info("done %s in %.2fs", info.chunk, seconds)
@@ -472,6 +526,9 @@ class Daemon:
     def _state(self) -> str:
         if self.stopping:
             return "stopping"
+        imposed = self.policy.state()  # paused / drain by the owner
+        if imposed is not None:
+            return imposed
         if not self.runs:
             return "idle"
         return "suspended" if all(r.suspended for r in self.runs.values()) else "busy"
@@ -495,6 +552,7 @@ class Daemon:
                 "started": round(r.started_wall, 3),
                 "pid": r.program,
                 "suspended": r.suspended,
+                "progress": self.progress_now.get(r.token),
             }
             for r in self.runs.values()
         ]
@@ -508,6 +566,8 @@ class Daemon:
             "blender_version": self.caps.blender_version,
             "when": self.cfg.when,
             "queued_seen": self.scanner.queued_count(),
+            "admin_group": self.cfg.admin_group,
+            **self.policy.record(),
         }
         try:
             self.spool.write_host(self.cfg.name, host.record(self.cfg.name, current, chunks, extra))
@@ -532,9 +592,118 @@ class Daemon:
             except queue.Empty:
                 pass
         self.spawner.close()
+        self.policy.close()
         for run in list(self.runs.values()):  # the spawner is gone, and with it every launcher
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
         self.runs.clear()
         self._write_host("offline")
         self.emit("daemon-stopped", pid=os.getpid())
         log.info("renderd %s stopped", self.cfg.name)
+
+    # ------------------------------------------------------------------ socket, event log, progress
+
+    def _start_talking(self) -> None:
+        """Listeners for `emit` (the spool's event log, the local socket) and the progress reader."""
+        self.listeners.append(EventLog(self.spool.event_log_path(self.cfg.name)))
+        path = self.cfg.socket or protocol.default_socket_path(self.spool.root, self.cfg.name)
+        policy = PeerPolicy(os.getuid(), self.cfg.admin_group)
+        self.server = Server(path, self.cfg.name, policy, lambda: self.events.put(("control", None)))
+        self.server.start()
+        self.listeners.append(self.server.publish)
+        self.progress = ProgressWatcher(self.events.put)
+        self.progress.start()
+
+    def _stop_talking(self) -> None:
+        self.progress.close()
+        self.server.close()
+        for listener in self.listeners:
+            if isinstance(listener, EventLog):
+                listener.close()
+
+    def _on_progress(self, token: str, summary: dict[str, Any]) -> None:
+        run = self.runs.get(token)
+        if run is None:
+            return
+        self.progress_now[token] = summary
+        self.emit("chunk-progress", chunk=run.info.chunk, job=run.info.job, **summary)
+
+    def _end_progress(self, run: Run) -> dict[str, Any]:
+        """What the output told about the finished run: saved files and per-frame times."""
+        self.progress_now.pop(run.token, None)
+        self.paused_runs.discard(run.token)
+        parsed = self.progress.forget(run.token)
+        if parsed is None or not (parsed.saved or parsed.frame_times):
+            return {}
+        return {"saved": parsed.saved[-1000:], "frame_times": parsed.frame_times[-1000:]}
+
+    # ------------------------------------------------------------------ job control (render cancel/pause/resume)
+
+    def _control_of(self, job: str) -> JobControl:
+        """The job's control flags, if whoever wrote them may change the job (else none)."""
+        ctl = self.spool.job_control(job)
+        if not ctl.holds:
+            return ctl
+        owner = (self.spool.read_manifest(job) or {}).get("uid")
+        groups = [self.cfg.admin_group] if self.cfg.admin_group else []
+        if may_change_job(ctl.uid, -1, owner, groups):
+            return ctl
+        if job not in self._control_refused:
+            self._control_refused.add(job)
+            log.warning("ignoring the control file of job %s: uid %d is not its owner, root or in the admin group",
+                        job, ctl.uid)
+        return JobControl()
+
+    def _job_held(self, job: str) -> bool:
+        """At claim time: is the job paused or cancelled?  (Polls notice it too, this closes the gap.)"""
+        ctl = self._control_of(job)
+        if not ctl.holds:
+            return False
+        self.held_jobs.add(job)
+        if ctl.cancelled:
+            cancel_queued(self.spool, job, self.cfg.name)
+        return True
+
+    def _check_controls(self) -> None:
+        """Every poll (and when `render` wakes us): stop cancelled jobs, suspend/resume paused ones."""
+        jobs = {r.info.job for r in self.runs.values()} | {q.job for q in self.scanner.dirs} | self.held_jobs
+        held: set[str] = set()
+        for job in sorted(jobs):
+            ctl = self._control_of(job)
+            if ctl.holds:
+                held.add(job)
+            if ctl.cancelled:
+                self._cancel_runs(job)
+                if cancel_queued(self.spool, job, self.cfg.name):
+                    log.info("job %s is cancelled: removed its queued chunks", job)
+                continue
+            suspend = ctl.paused and ctl.now
+            for run in [r for r in self.runs.values() if r.info.job == job and r.stop_reason is None]:
+                if suspend and not run.suspended:
+                    self.runner.suspend(run)
+                    self.paused_runs.add(run.token)
+                    self.emit("chunk-suspended", chunk=run.info.chunk, job=job, reason="job paused")
+                elif not suspend and run.token in self.paused_runs:
+                    self.runner.resume(run)
+                    self.paused_runs.discard(run.token)
+                    self.emit("chunk-resumed", chunk=run.info.chunk, job=job, reason="job resumed")
+        if self.held_jobs - held:
+            self.rescan = True  # resumed jobs: look at their folders again
+            self.scanner.mark_dirty()
+        self.held_jobs = held
+
+    def _cancel_runs(self, job: str) -> None:
+        for run in self.runs.values():
+            if run.info.job == job and run.stop_reason is None:
+                log.info("job %s is cancelled: stopping %s", job, run.info.chunk)
+                self.runner.resume(run)  # a stopped group would not act on SIGTERM
+                self.paused_runs.discard(run.token)
+                self.runner.stop(run, "cancel")
+
+    def _finish_cancelled(self, run: Run) -> None:
+        """A run stopped by `render cancel`: recorded as cancelled, not as a failed attempt."""
+        self._footer(run, "cancelled (render cancel)")
+        if not claim.still_ours(run.claim):
+            return
+        self.spool.record_cancelled(run.claim.path, run.info, ChunkState.CLAIMED, self.cfg.name)
+        run.claim.heartbeat.unlink(missing_ok=True)
+        self.emit("chunk-cancelled", chunk=run.info.chunk, job=run.info.job, seconds=round(run.elapsed, 3))

@@ -7,11 +7,13 @@ Layout (docs/spool-format.md is the user-facing description)::
     SPOOL/jobs/<job>/done/<chunk>.json             one record per finished chunk
     SPOOL/jobs/<job>/logs/<chunk>.<host>.<run>.log
     SPOOL/jobs/<job>/control.json                  paused / cancelled flags (job control)
+    SPOOL/jobs/<job>/cancelled/<chunk>.json        one record per cancelled chunk (its info kept)
     SPOOL/queue/<999-prio>-<submitted ms>-<job>/<chunk>.info
     SPOOL/claimed/<chunk>.info@<host>.<pid>.<nonce>     (+ .hb heartbeat)
     SPOOL/failed/<chunk>.info (+ .reason)
     SPOOL/bad/<name> (+ .reason)
     SPOOL/hosts/<host>.json
+    SPOOL/hosts/<host>.control                      pause / drain order from the owner
     SPOOL/events/<daemon>.jsonl
     SPOOL/tmp/  SPOOL/locks/
 
@@ -24,9 +26,11 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import stat
 import time
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from renderd import __version__
+from renderd.blender import validate_fields as blender_fields
 from renderd.errors import BadInfoFile, SpoolError
 from renderd.states import ChunkState, check_transition
 
@@ -46,6 +51,8 @@ LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "tmp",
 MAX_INFO_BYTES = 256 * 1024
 MAX_HISTORY = 40
 MAX_PRIORITY = 999
+MAX_TIMEOUT = 1e9
+MAX_CREATED = 9_999_999_999.0  # seconds: a queue folder holds the submission time in 13 digits of milliseconds
 DEFAULT_PRIORITY = 50
 
 # Names the spool itself makes: a letter or digit first (so `.nfs*`, `.#x`, `..` never match).
@@ -129,15 +136,30 @@ class ChunkInfo:
         if len(raw) > MAX_INFO_BYTES:
             raise BadInfoFile(f"larger than {MAX_INFO_BYTES} bytes")
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise BadInfoFile(f"not a renderd info file (not JSON: {err})") from None
+            data = json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as err:  # bad UTF-8 or JSON, NaN, 1e400, 5000-digit ints, deep nesting
+            raise BadInfoFile(f"not a renderd info file (not JSON: {str(err)[:200]})") from None
         if not isinstance(data, dict):
             raise BadInfoFile("not a renderd info file (not a JSON object)")
         info = _validated(data)
+        try:  # what we accept we must be able to write back (a lone surrogate from a \ud800 escape cannot be)
+            info.to_bytes()
+        except UnicodeEncodeError:
+            raise BadInfoFile("holds a string that is not valid Unicode") from None
         if filename is not None and INFO_RE.match(filename) is not None and filename != f"{info.chunk}.info":
             raise BadInfoFile(f"file name {filename!r} does not match its chunk {info.chunk!r}")
         return info
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:30]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
@@ -210,9 +232,16 @@ def _validated(data: Mapping[str, Any]) -> ChunkInfo:
     timeout = _field(data, "timeout", (int, float, type(None)), None)
     if timeout is not None and timeout <= 0:
         raise BadInfoFile("timeout must be positive")
+    if timeout is not None and timeout > MAX_TIMEOUT:
+        raise BadInfoFile(f"timeout longer than {MAX_TIMEOUT:g} seconds")
     blender = _field(data, "blender", (dict, type(None)), None)
-    if kind == "blender" and blender is None:
-        raise BadInfoFile("a blender chunk needs its 'blender' fields")
+    if kind == "blender":
+        if blender is None:
+            raise BadInfoFile("a blender chunk needs its 'blender' fields")
+        blender = blender_fields(blender)
+    created = _field(data, "created", (int, float), 0.0)
+    if not 0 <= created < MAX_CREATED:
+        raise BadInfoFile(f"field 'created' is not a time (seconds since 1970): {created}")
     return ChunkInfo(
         job=job,
         chunk=chunk,
@@ -227,7 +256,7 @@ def _validated(data: Mapping[str, Any]) -> ChunkInfo:
         priority=priority,
         owner=_field(data, "owner", str, ""),
         uid=_field(data, "uid", int, -1),
-        created=float(_field(data, "created", (int, float), 0.0)),
+        created=float(created),
         timeout=None if timeout is None else float(timeout),
         failed_hosts=failed_hosts,
         history=[dict(h) for h in history[-MAX_HISTORY:]],
@@ -432,10 +461,11 @@ class Spool:
             if err.errno == errno.ELOOP:
                 raise BadInfoFile("is a symbolic link", path) from None
             raise
+        # Check before fdopen: it refuses a directory with an OSError, and would leak the fd.
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise BadInfoFile("not a regular file", path)
         with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise BadInfoFile("not a regular file", path)
             raw = fh.read(MAX_INFO_BYTES + 1)
         try:
             return ChunkInfo.from_bytes(raw, path.name)
@@ -477,6 +507,142 @@ class Spool:
         data = read_json(self.job_dir(job) / "control.json")
         return data if isinstance(data, dict) else {}
 
+    # -- job control (render cancel / pause / resume / retry / priority / remove) ----
+
+    def job_control(self, job: str) -> JobControl:
+        """The job's control flags and who wrote them (the file's owner, not a claim in it)."""
+        path = self.job_dir(job) / "control.json"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return JobControl()
+        with os.fdopen(fd, "rb") as fh:
+            uid = os.fstat(fh.fileno()).st_uid
+            raw = fh.read(64 * 1024)
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return JobControl(uid=uid)
+        if not isinstance(data, dict):
+            return JobControl(uid=uid)
+        flags = {k: data.get(k) is True for k in ("paused", "now", "cancelled")}
+        return JobControl(**flags, uid=uid)
+
+    def write_control(self, job: str, control: JobControl, by: str) -> None:
+        data = {"format": FORMAT, "paused": control.paused, "now": control.now, "cancelled": control.cancelled,
+                "by": by, "time": round(now(), 3)}
+        self.write_json(self.job_dir(job) / "control.json", data)
+
+    def take_over(self, src: Path, why: str) -> Path | None:
+        """Move a file we are about to change to a private name in tmp/: exactly one taker wins."""
+        mine = self.root / "tmp" / f"{src.name[:80]}.{why}.{os.getpid()}.{nonce()}"
+        try:
+            os.rename(src, mine)
+        except FileNotFoundError:
+            return None
+        return mine
+
+    def record_cancelled(self, src: Path, info: ChunkInfo, old: ChunkState, by: str) -> None:
+        """Keep a cancelled chunk as a record in jobs/<job>/cancelled/ (so `retry --missing` can bring it back)."""
+        check_transition(old, ChunkState.CANCELLED, info.chunk)
+        info.note("cancelled", by)
+        folder = self.job_dir(info.job) / "cancelled"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.write_json(folder / f"{info.chunk}.json", {"format": FORMAT, "chunk": info.chunk, "job": info.job,
+                                                        "time": round(now(), 3), "by": by, "info": asdict(info)})
+        _unlink_quiet(src)
+
+    def cancelled_chunks(self, job: str) -> dict[str, dict[str, Any]]:
+        return self._records(self.job_dir(job) / "cancelled")
+
+    def requeue_record(self, job: str, chunk: str, where: str, old: ChunkState, by: str) -> bool:
+        """Bring a done or cancelled chunk back to the queue from the info kept in its record."""
+        taken = self.take_over(self.job_dir(job) / where / f"{chunk}.json", "requeue")
+        if taken is None:
+            return False
+        record = read_json(taken, MAX_INFO_BYTES)
+        try:
+            info = ChunkInfo.from_bytes(json.dumps(record["info"]).encode())
+        except (BadInfoFile, KeyError, TypeError) as err:
+            os.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
+            raise BadInfoFile(f"cannot rebuild chunk {chunk} from its record: {err}") from None
+        if info.chunk != chunk or info.job != job:
+            os.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
+            raise BadInfoFile(f"the record of {chunk} holds chunk {info.chunk}")
+        info.attempts, info.failed_hosts = 0, []
+        info.note("retried", by)
+        check_transition(old, ChunkState.QUEUED, chunk)
+        staged = self.root / "tmp" / f"{chunk}.info.{nonce()}.new"
+        _write_new(staged, info.to_bytes())
+        os.rename(staged, self.queue_dir_for(info) / f"{chunk}.info")
+        _unlink_quiet(taken)
+        return True
+
+    def retry_failed(self, chunk: str, by: str) -> bool:
+        """A failed chunk goes back to the queue with its attempts reset."""
+        taken = self.take_over(self.root / "failed" / f"{chunk}.info", "retry")
+        if taken is None:
+            return False
+        try:
+            info = self.read_info(taken)
+        except BadInfoFile as err:
+            self.quarantine(taken, err.message, ChunkState.FAILED)
+            return False
+        info.attempts, info.failed_hosts = 0, []
+        info.note("retried", by)
+        self.requeue(taken, info, ChunkState.FAILED)
+        _unlink_quiet(self.root / "failed" / f"{chunk}.info.reason")
+        return True
+
+    def set_priority(self, job: str, priority: int) -> None:
+        """The queue folder's name holds the priority: rename it (and keep the manifest in step)."""
+        manifest = self.read_manifest(job)
+        if manifest is None:
+            raise SpoolError(f"no job {job!r}", self.root)
+        manifest["priority"] = priority
+        self.write_manifest(manifest)
+        submitted = manifest.get("submitted_ms")
+        for qdir in self.queue_dirs():
+            if qdir.job != job or qdir.priority == priority:
+                continue
+            new = QueueDir.build(job, priority, submitted if isinstance(submitted, int) else qdir.submitted_ms)
+            try:
+                os.rename(self.root / "queue" / qdir.name, self.root / "queue" / new.name)
+            except FileNotFoundError:
+                continue  # emptied and removed meanwhile
+            except OSError:  # the new folder exists already (a chunk came back meanwhile): move files one by one
+                for chunk in self.queued_chunks(qdir):
+                    try:
+                        os.rename(self.queue_path(qdir, chunk), self.queue_path(new, chunk))
+                    except FileNotFoundError:
+                        pass
+                self.remove_empty_queue_dir(qdir)
+
+    def remove_job(self, job: str) -> None:
+        """Drop a job's folder (manifest, records, logs): renamed away first, so it vanishes at once."""
+        if not valid_name(job):
+            raise SpoolError(f"not a job id: {job!r}", self.root)
+        gone = self.take_over(self.job_dir(job), "removed")
+        if gone is not None:
+            shutil.rmtree(gone, ignore_errors=True)
+
+    def event_log_path(self, daemon: str) -> Path:
+        """events/<daemon>.jsonl; rotated copies are <daemon>.jsonl.1, .2, ..."""
+        return self.root / "events" / f"{daemon}.jsonl"
+
+    def event_logs(self) -> list[Path]:
+        """The current event log of every daemon (not the rotated ones)."""
+        return sorted(self.root / "events" / n for n in _names(self.root / "events")
+                      if n.endswith(".jsonl") and valid_name(n[:-6]))
+
+    def _records(self, folder: Path) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name in _names(folder):
+            if name.endswith(".json") and valid_name(name[:-5]):
+                rec = read_json(folder / name, 1024 * 1024)
+                out[name[:-5]] = rec if isinstance(rec, dict) else {}
+        return out
+
     # -- queue ----------------------------------------------------------------
 
     def queue_dirs(self) -> list[QueueDir]:
@@ -512,7 +678,7 @@ class Spool:
         submitted = manifest.get("submitted_ms", int(info.created * 1000))
         if not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
             priority = info.priority
-        if not isinstance(submitted, int) or submitted < 0:
+        if not isinstance(submitted, int) or not 0 <= submitted < 10**13:  # 13 digits in the folder name
             submitted = int(info.created * 1000)
         qdir = QueueDir.build(info.job, priority, submitted)
         path = self.root / "queue" / qdir.name
@@ -570,7 +736,8 @@ class Spool:
     def record_done(self, info: ChunkInfo, record: Mapping[str, Any]) -> None:
         done = self.job_dir(info.job) / "done"
         done.mkdir(parents=True, exist_ok=True)
-        self.write_json(done / f"{info.chunk}.json", dict(record))
+        # the info rides along so that `render retry --missing` can run the chunk again
+        self.write_json(done / f"{info.chunk}.json", {**record, "info": asdict(info)})
 
     def done_chunks(self, job: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -603,6 +770,18 @@ class Spool:
     def write_host(self, name: str, record: Mapping[str, Any]) -> None:
         self.write_json(self.root / "hosts" / f"{name}.json", dict(record), durable=False)
 
+    def host_control_path(self, name: str) -> Path:
+        """`hosts/<name>.control`: the owner's standing order for a host (pause / drain); read by its daemon."""
+        return self.root / "hosts" / f"{name}.control"
+
+    def write_host_control(self, name: str, control: str | None, by: str) -> None:
+        """Set (pause / drain) or clear (None) a host's standing order."""
+        path = self.host_control_path(name)
+        if control is None:
+            _unlink_quiet(path)
+        else:
+            self.write_json(path, {"format": FORMAT, "control": control, "by": by, "time": round(now(), 3)})
+
     def hosts(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for fname in _names(self.root / "hosts"):
@@ -611,6 +790,21 @@ class Spool:
                 if isinstance(rec, dict):
                     out[fname[:-5]] = rec
         return out
+
+
+@dataclass(frozen=True)
+class JobControl:
+    """jobs/<job>/control.json: what the owner asked of a job (`uid` is who wrote the file)."""
+
+    paused: bool = False
+    now: bool = False  # pause --now: suspend running chunks too
+    cancelled: bool = False
+    uid: int = -1
+
+    @property
+    def holds(self) -> bool:
+        """No new claims for this job."""
+        return self.paused or self.cancelled
 
 
 HOST_STALE_AFTER = 30.0

@@ -40,7 +40,10 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Daemon:
-        cmd = [str(BIN / "renderd"), "--spool", str(self.spool), "--name", self.name, *self.args]
+        # `--when idle` is renderd's default, but tests that do not ask for the idle policy must not
+        # wait for a shared, busy machine to look idle.
+        when = [] if "--when" in self.args else ["--when", "always"]
+        cmd = [str(BIN / "renderd"), "--spool", str(self.spool), "--name", self.name, *when, *self.args]
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=self.env)
         wait_for(self.registered, 20, what=f"daemon {self.name} to register")
@@ -110,3 +113,19 @@ def process_alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def processes_mentioning(text: str) -> dict[int, list[str]]:
+    """Live processes (pid -> argv) with `text` in an argument, e.g. a test's markers folder."""
+    out: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if any(text in a for a in argv) and process_alive(int(entry)):
+            out[int(entry)] = argv
+    return out

@@ -1,0 +1,198 @@
+"""The idle policy end to end: real daemons, real chunks, owner activity through --activity-path and CPU load."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from conftest import FAKEPROG
+from helpers.daemons import add_job, render, wait_for
+
+from renderd.check import process_priorities
+
+IDLE = ("--when", "idle", "--idle-signals", "none", "--allow-commands", "--poll", "0.5")
+
+
+def host_record(spool: Path, name: str) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((spool / "hosts" / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def proc_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        raw = fh.read()
+    return raw[raw.rfind(b")") + 2 :].split()[0].decode()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes whose process group is `pgid` (a chunk's program and its children)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            out.append(int(entry))
+    return out
+
+
+def group_states(pgid: int) -> set[str]:
+    states = set()
+    for pid in group_members(pgid):
+        try:
+            states.add(proc_state(pid))
+        except OSError:
+            continue
+    return states
+
+
+def chunk_pid(markers: Path, chunk: str) -> int:
+    """The pid the fake program recorded when it started (its process group id too)."""
+    line = (markers / f"{chunk}.starts").read_text().splitlines()[-1]
+    return int(line.split()[1])
+
+
+@contextmanager
+def toucher(path: Path, every: float = 0.2) -> Iterator[threading.Event]:
+    """Keep the activity file fresh (the owner working) until the block ends."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            path.touch()
+            stop.wait(every)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_chunk_waits_for_idle_owner_suspends_on_activity_resumes_and_is_given_back(  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, tmp_path: Path, start_daemon
+) -> None:
+    activity = tmp_path / "owner-active"
+    hold = tmp_path / "hold"
+    hold.touch()
+    a_args = (*IDLE, "--activity-path", str(activity), "--idle-after", "2", "--resume-after", "2")
+    with toucher(activity):
+        a = start_daemon("a", *a_args, "--max-suspend", "8")
+        job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "c", "--hold", str(hold)])
+        chunk = job["chunks"][0]["chunk"]
+        # The owner keeps working: the daemon sees the chunk but does not start it.
+        wait_for(lambda: "owner active" in str(host_record(spool, "a").get("policy")), 30, what="policy to say why")
+        watch_until = time.monotonic() + 3
+        while time.monotonic() < watch_until:
+            assert not (markers / "c.starts").exists(), "a chunk started while the owner was active"
+            time.sleep(0.1)
+        quiet_since = time.time()
+    # 2 s after the owner stops, it starts.
+    wait_for(lambda: (markers / "c.starts").exists(), 60, what="the chunk to start once the owner is idle")
+    started = float((markers / "c.starts").read_text().split()[0])
+    assert started - os.stat(activity).st_mtime >= 2.0
+    assert started - quiet_since >= 1.5
+    pid = chunk_pid(markers, "c")
+
+    # The owner is back: the chunk's processes stop (state T).
+    activity.touch()
+    touched = time.monotonic()
+    wait_for(lambda: group_states(pid) == {"T"}, 30, what="the chunk's processes to be stopped")
+    latency = time.monotonic() - touched
+    wait_for(lambda: host_record(spool, "a").get("state") == "suspended", 30, what="host state suspended")
+    print(f"activity -> all processes in state T: {latency:.3f} s")
+
+    # Quiet again: after --resume-after it runs on, with its claim (lease) kept all along.
+    wait_for(lambda: "T" not in group_states(pid), 30, what="the chunk to resume")
+    assert [c.chunk for c in claims(spool)] == [chunk]
+    assert "resumed" in a.output()
+
+    # The owner works for longer than --max-suspend: the chunk goes back to the queue, not to failed/.
+    with toucher(activity):
+        wait_for(lambda: group_states(pid) == {"T"}, 30, what="the second suspension")
+        wait_for(lambda: queued(spool) == [chunk], 60, what="the preempted chunk to be back in the queue")
+    info = json.loads(next((spool / "queue").glob(f"*/{chunk}.info")).read_text())
+    assert info["attempts"] == 0 and info["failed_hosts"] == []
+    assert [h["event"] for h in info["history"]][-1] == "preempted"
+    assert not group_members(pid)
+
+    # Another host finishes it.
+    a.stop()
+    hold.unlink()
+    start_daemon("b", "--allow-commands", "--poll", "0.5")
+    waited = render(spool, "wait", job["job"], "--timeout", "60", check=False)
+    assert waited.returncode == 0, waited.stderr
+    done = json.loads((spool / "jobs" / job["job"] / "done" / f"{chunk}.json").read_text())
+    assert done["host"] == "b"
+
+
+def claims(spool: Path) -> list[Any]:
+    from renderd.spool import ClaimName
+
+    return [c for c in (ClaimName.parse(p.name) for p in (spool / "claimed").iterdir()) if c is not None]
+
+
+def queued(spool: Path) -> list[str]:
+    return sorted(p.name[: -len(".info")] for p in (spool / "queue").glob("*/*.info"))
+
+
+def test_running_chunk_has_sched_idle_nice_19_and_idle_io_class(  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, tmp_path: Path, start_daemon
+) -> None:
+    hold = tmp_path / "hold"
+    hold.touch()
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "p", "--hold", str(hold)])
+    wait_for(lambda: (markers / "p.starts").exists(), 60, what="the chunk to start")
+    pid = chunk_pid(markers, "p")
+    assert process_priorities(pid) == {"policy": "SCHED_IDLE", "nice": 19, "io_class": "idle"}
+    # the daemon itself stays at normal priority, so it heartbeats and suspends on time
+    daemon_pid = int(host_record(spool, "a")["pid"])
+    assert process_priorities(daemon_pid)["policy"] == "SCHED_OTHER"
+    assert process_priorities(daemon_pid)["nice"] == 0
+    hold.unlink()
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+
+
+def test_cpu_load_by_other_programs_suspends_the_chunk_and_quiet_resumes_it(  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, tmp_path: Path, start_daemon
+) -> None:
+    hold = tmp_path / "hold"
+    hold.touch()
+    ncpu = os.cpu_count() or 1
+    # A busy threshold just under "every core busy", so other work on a shared test machine rarely reaches it.
+    busy = max(0.5, ncpu - 0.5)
+    policy = ("--when", "idle", "--idle-signals", "cpu", "--cpu-busy", str(busy), "--idle-after", "0")
+    start_daemon("a", *policy, "--resume-after", "1", "--allow-commands", "--poll", "0.5")
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "u", "--hold", str(hold)])
+    wait_for(lambda: (markers / "u.starts").exists(), 120, what="the chunk to start")
+    pid = chunk_pid(markers, "u")
+    burn = "while True: pass"
+    burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(ncpu)]
+    try:
+        wait_for(lambda: group_states(pid) == {"T"}, 60, what="CPU load to suspend the chunk")
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    wait_for(lambda: "T" not in group_states(pid), 120, what="the chunk to resume once the CPU is quiet")
+    hold.unlink()
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
