@@ -1,0 +1,378 @@
+"""The `blender` chunk kind: validated fields in, `blender -b FILE -Y -S SCENE ... -a` out.
+
+A Blender chunk stores fields, never a command line; this daemon builds the command itself
+with its own Blender and its own mount of the spool.  The fields come from a spool file,
+so they are hostile until `validate_fields` accepted them:
+
+    file           the .blend, relative to the spool (or absolute: a shared root, --local-ok)
+    scene          the scene to render (`-S`)
+    extra          Blender options placed before `-a` (an allow-list, see EXTRA_OPTIONS)
+    after          words after Blender's own `--` (read by Cycles and add-ons, never run)
+    trust_scripts  the job asked for Python (`-y`, `--python ...`); runs only where the
+                   daemon was started with --allow-scripts
+    version        [major, minor] of the Blender that saved the file: older Blenders leave it
+    output         the frame files' pattern as seen from the spool: the last run of `#` in
+                   the file name is the frame number (`render/main_####.png`)
+    movie          one video file for the whole chunk instead of a file per frame
+
+Success is judged here, not by Blender's exit code: Blender exits 0 when `-S` names no such
+scene (it renders the active scene instead) and when it skipped frames that exist
+(Overwrite off), so a chunk succeeded only if Blender switched to the scene and every
+frame it was to render exists afterwards, complete and newer than the .blend.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from renderd.errors import BadInfoFile
+
+if TYPE_CHECKING:
+    from renderd.kinds import Capabilities
+    from renderd.spool import ChunkInfo, Spool
+
+log = logging.getLogger(__name__)
+
+MAX_PATH = 4096
+MAX_SCENE = 256
+MAX_ARGS = 64
+VERSION_RE = re.compile(r"^Blender (\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
+HASHES_RE = re.compile(r"#+")
+LOG_LIMIT = 8 * 1024 * 1024
+
+# Blender options a job may add before `-a`: name -> number of values it takes.
+EXTRA_OPTIONS: dict[str, int] = {
+    "-t": 1,
+    "--threads": 1,
+    "-E": 1,
+    "--engine": 1,
+    "--factory-startup": 0,
+    "--verbose": 1,
+    "-d": 0,
+    "--debug": 0,
+    "--debug-cycles": 0,
+    "--debug-memory": 0,
+    "--disable-crash-handler": 0,
+    "--disable-abort-handler": 0,
+    "--gpu-backend": 1,
+    "--log-level": 1,
+    "--noaudio": 0,
+    "-noaudio": 0,
+}
+# Options that run code: only for jobs with trust_scripts, on daemons with --allow-scripts.
+SCRIPT_OPTIONS: dict[str, int] = {
+    "-y": 0,
+    "--enable-autoexec": 0,
+    "-P": 1,
+    "--python": 1,
+    "--python-text": 1,
+    "--python-expr": 1,
+    "--python-exit-code": 1,
+    "--addons": 1,
+    "--app-template": 1,
+}
+# Cycles reads these after Blender's own `--`; `render add` moves them there.
+AFTER_OPTIONS: dict[str, int] = {"--cycles-device": 1, "--cycles-print-stats": 0}
+
+# Image formats whose files end in a known trailer: a frame cut short is not done.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+JPEG_END = b"\xff\xd9"
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def check_extra(extra: Sequence[str], trust_scripts: bool) -> None:
+    """Refuse Blender options that are unknown, clash with ours, or run code without trust."""
+    i = 0
+    while i < len(extra):
+        word = extra[i]
+        name = word.split("=", 1)[0] if word.startswith("--") else word
+        if name in EXTRA_OPTIONS:
+            takes = EXTRA_OPTIONS[name]
+        elif name in SCRIPT_OPTIONS:
+            if not trust_scripts:
+                raise BadInfoFile(f"Blender option {name} runs code: the job must ask for trusted scripts")
+            takes = SCRIPT_OPTIONS[name]
+        elif not word.startswith("-"):
+            raise BadInfoFile(f"Blender argument {word!r} is not an option (Blender would load it as a file)")
+        else:
+            raise BadInfoFile(
+                f"Blender option {name} is not allowed before -a (renderd sets the file, scene, frames and output "
+                f"itself; allowed: {', '.join(sorted(EXTRA_OPTIONS))})"
+            )
+        if "=" in word and word.startswith("--"):
+            takes = 0
+        if i + takes >= len(extra):
+            raise BadInfoFile(f"Blender option {name} needs a value")
+        i += 1 + takes
+
+
+def _path_field(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_PATH or "\0" in value or "\n" in value:
+        raise BadInfoFile(f"blender field {key!r} must be a path")
+    if not value.startswith("/") and any(part == ".." for part in value.split("/")):
+        raise BadInfoFile(f"blender field {key!r} escapes the spool: {value!r}")
+    return value
+
+
+def _words(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_ARGS:
+        raise BadInfoFile(f"blender field {key!r} must be a list of at most {MAX_ARGS} strings")
+    for word in value:
+        if not isinstance(word, str) or "\0" in word or len(word) > MAX_PATH:
+            raise BadInfoFile(f"blender field {key!r} must be a list of strings")
+    return list(value)
+
+
+def validate_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The `blender` fields of an info file, checked; BadInfoFile says what is wrong."""
+    file = _path_field(data.get("file"), "file")
+    scene = data.get("scene")
+    if not isinstance(scene, str) or not scene or len(scene) > MAX_SCENE or any(c in scene for c in "\0\n\r"):
+        raise BadInfoFile("blender field 'scene' must be a scene name")
+    trust = data.get("trust_scripts", False)
+    if not isinstance(trust, bool):
+        raise BadInfoFile("blender field 'trust_scripts' must be true or false")
+    extra = _words(data.get("extra", []), "extra")
+    check_extra(extra, trust)
+    after = _words(data.get("after", []), "after")
+    version = data.get("version")
+    if version is not None and not (
+        isinstance(version, list)
+        and len(version) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1000 for v in version)
+    ):
+        raise BadInfoFile("blender field 'version' must be [major, minor]")
+    output = _path_field(data.get("output"), "output")
+    if HASHES_RE.search(output.rsplit("/", 1)[-1]) is None:
+        raise BadInfoFile("blender field 'output' needs a run of '#' for the frame number in its file name")
+    movie = data.get("movie", False)
+    if not isinstance(movie, bool):
+        raise BadInfoFile("blender field 'movie' must be true or false")
+    return {
+        "file": file,
+        "scene": scene,
+        "extra": extra,
+        "after": after,
+        "trust_scripts": trust,
+        "version": None if version is None else list(version),
+        "output": output,
+        "movie": movie,
+    }
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def on_this_host(spool_root: Path, path: str) -> Path:
+    """A recorded path as this host sees it: relative ones against its own mount of the spool."""
+    return Path(path) if path.startswith("/") else spool_root / path
+
+
+def frame_file(pattern: str, frame: int) -> str:
+    """Blender's rule: the last run of `#` in the file name becomes the zero-padded frame."""
+    head, sep, name = pattern.rpartition("/")
+    runs = list(HASHES_RE.finditer(name))
+    if not runs:
+        return pattern
+    run = runs[-1]
+    width = run.end() - run.start()
+    number = f"-{abs(frame):0{width}d}" if frame < 0 else f"{frame:0{width}d}"
+    return f"{head}{sep}{name[: run.start()]}{number}{name[run.end() :]}"
+
+
+def movie_stem(pattern: str, start: int, end: int) -> str:
+    """A video's name: the `#` run becomes `START-END` (e.g. `movie_0001-0030` + its extension)."""
+    head, sep, name = pattern.rpartition("/")
+    runs = list(HASHES_RE.finditer(name))
+    if not runs:
+        return pattern
+    run = runs[-1]
+    width = run.end() - run.start()
+    return f"{head}{sep}{name[: run.start()]}{start:0{width}d}-{end:0{width}d}{name[run.end() :]}"
+
+
+def frame_complete(path: Path) -> bool:
+    """A finished frame: a non-empty regular file, with its format's trailer where there is one."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            return False
+        suffix = path.suffix.lower()
+        trailer = PNG_END if suffix == ".png" else JPEG_END if suffix in (".jpg", ".jpeg") else b""
+        if not trailer:
+            return True
+        if st.st_size < len(trailer):
+            return False
+        fh.seek(st.st_size - len(trailer))
+        return fh.read(len(trailer)) == trailer
+
+
+def frame_problem(path: Path, newer_than_ns: int) -> str | None:
+    """Why a frame file does not count as rendered (None: it does)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    if st.st_size == 0:
+        return "empty (a placeholder?)"
+    if not frame_complete(path):
+        return "incomplete"
+    if st.st_mtime_ns < newer_than_ns:
+        return "older than the .blend (skipped: Overwrite off?)"
+    return None
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_argv(blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int) -> list[str]:
+    argv = [blender, "-b", blend, "-Y", "-S", fields["scene"], "-s", str(start), "-e", str(end), "-j", str(step)]
+    argv += [*fields["extra"], "-a"]
+    if fields["after"]:
+        argv += ["--", *fields["after"]]
+    return argv
+
+
+def host_version(blender: str, cache_dir: Path | None = None) -> str | None:
+    """`blender --version` of this host's Blender ("3.4.1"), None if it does not run.
+
+    Cached per program file (path, size, mtime) so a daemon restart does not pay ~0.4 s."""
+    program = shutil.which(blender)
+    if program is None:
+        return None
+    real = os.path.realpath(program)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
+    cache = (cache_dir or _cache_dir()) / "blender-versions.json"
+    known = _read_cache(cache)
+    if isinstance(known.get(key), str):
+        return str(known[key])
+    try:
+        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
+    except (OSError, subprocess.SubprocessError) as err:
+        log.warning("cannot run %s --version: %s", program, err)
+        return None
+    m = VERSION_RE.search(out)
+    if m is None:
+        log.warning("%s --version did not say which Blender it is", program)
+        return None
+    version = ".".join(g for g in m.groups() if g is not None)
+    known[key] = version
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, cache)
+    except OSError as err:
+        log.debug("cannot cache the Blender version: %s", err)
+    return version
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "renderd"
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def version_tuple(text: str | None) -> tuple[int, int] | None:
+    """ "3.4.1" -> (3, 4)."""
+    if not text:
+        return None
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- the kind
+
+
+class BlenderKind:
+    def refuse(self, info: ChunkInfo, caps: Capabilities) -> str | None:
+        fields = info.blender or {}
+        have = version_tuple(caps.blender_version)
+        if have is None:
+            return f"this host has no working Blender ({caps.blender!r})"
+        need = fields.get("version")
+        if need is not None and tuple(need) > have:
+            return f"the file was saved by Blender {need[0]}.{need[1]}; this host has {caps.blender_version}"
+        if fields.get("trust_scripts") and not caps.allow_scripts:
+            return "the job runs Python scripts: it needs a daemon started with --allow-scripts"
+        return None
+
+    def argv(self, info: ChunkInfo, spool: Spool, caps: Capabilities) -> list[str]:
+        fields = _fields(info)
+        blend = str(on_this_host(spool.root, fields["file"]))
+        return build_argv(caps.blender, blend, fields, info.start, info.end, info.step)
+
+    def check_result(self, info: ChunkInfo, spool: Spool, log: Path) -> str | None:
+        fields = _fields(info)
+        scene = fields["scene"]
+        try:
+            with open(log, "rb") as fh:
+                text = fh.read(LOG_LIMIT).decode("utf-8", errors="replace")
+        except OSError as err:
+            return f"cannot read the log: {err.strerror}"
+        if f"\nScene switch for render: '{scene}' in file:" not in "\n" + text:
+            return f"Blender did not switch to scene {scene!r} (no such scene in the file?): it rendered another"
+        try:
+            blend_mtime = on_this_host(spool.root, fields["file"]).stat().st_mtime_ns
+        except OSError as err:
+            return f"cannot stat the .blend after the run: {err.strerror}"
+        pattern = str(on_this_host(spool.root, fields["output"]))
+        if fields["movie"]:
+            return _movie_problem(pattern, info, blend_mtime)
+        problems = []
+        for frame in info.frames:
+            path = Path(frame_file(pattern, frame))
+            problem = frame_problem(path, blend_mtime)
+            if problem is not None:
+                problems.append(f"{frame} {problem} ({path})")
+        if not problems:
+            return None
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        return f"Blender exited 0 but {len(problems)} of {len(info.frames)} frame(s) are not rendered: {shown}"
+
+
+def _fields(info: ChunkInfo) -> dict[str, Any]:
+    if info.blender is None:
+        raise BadInfoFile("a blender chunk needs its 'blender' fields")
+    return validate_fields(info.blender)
+
+
+def _movie_problem(pattern: str, info: ChunkInfo, newer_than_ns: int) -> str | None:
+    stem = Path(movie_stem(pattern, info.start, info.end))
+    try:
+        names = [n for n in os.listdir(stem.parent) if n.startswith(stem.name)]
+    except OSError:
+        names = []
+    for name in names:
+        if frame_problem(stem.parent / name, newer_than_ns) is None:
+            return None
+    return f"Blender exited 0 but wrote no video {stem}.*"
