@@ -1,6 +1,6 @@
 """A tiny chunk program for the fast tests.
 
-usage: fakeprog.py MARKERS CHUNK [--sleep S] [--exit N] [--child-sleep S]
+usage: fakeprog.py MARKERS CHUNK [--sleep S] [--hold FILE] [--exit N] [--child-sleep S]
 
 Records its start with an exclusive marker (MARKERS/CHUNK.running, O_EXCL: a second
 concurrent run of the same chunk fails loudly with exit 99 and a `.double` marker), sleeps,
@@ -34,6 +34,8 @@ def main() -> int:
         with open(os.path.join(markers, f"{chunk}.child"), "w") as fh:
             fh.write(str(child.pid))
     time.sleep(float(opts.get("--sleep", "0")))
+    while "--hold" in opts and os.path.exists(opts["--hold"]):  # runs until the test removes that file
+        time.sleep(0.05)
     with open(os.path.join(markers, f"{chunk}.runs"), "a") as fh:
         fh.write(f"{started} {time.time()} {os.getpid()} {os.environ.get('RENDERD_HOST', '?')}\n")
     os.unlink(running)

@@ -1,0 +1,164 @@
+"""Hostile info files dropped into a real queue folder of a running daemon: each is quarantined with its
+reason, nothing is deleted, nothing outside the spool is touched, and the daemon keeps working."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import FAKEPROG
+from helpers.daemons import add_job, render, wait_for
+
+from renderd.spool import ChunkInfo, QueueDir
+
+
+def info_bytes(chunk: str, job: str = "hostile", **over: object) -> bytes:
+    info = ChunkInfo(job=job, chunk=chunk, index=1, kind="command", argv=["true"], start=1, end=1, step=1)
+    data = json.loads(info.to_bytes())
+    data.update(over)
+    return json.dumps(data).encode()
+
+
+def write(data: bytes) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(data)
+
+
+def huge(path: Path) -> None:
+    """A valid info file padded to 100 MB (sparse: the daemon must not read it all to refuse it)."""
+    path.write_bytes(info_bytes(path.name[:-5]))
+    os.truncate(path, 100 * 1024 * 1024)
+
+
+def fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def directory(path: Path) -> None:
+    path.mkdir()
+    (path / "inside").write_text("x")
+
+
+# file name -> (how to make it, words its .reason must hold)
+CORPUS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "hostile-0001.info": (write(info_bytes("hostile-0001")[:40]), "not JSON"),
+    "hostile-0002.info": (write(bytes(range(256)) * 8), "not JSON"),
+    "hostile-0003.info": (huge, "larger than"),
+    "hostile-0005.info": (write(info_bytes("hostile-0005", cwd="../../..")), "escapes the spool"),
+    "hostile-0006.info": (write(info_bytes("../../etc-0006", job="../../etc")), "not a safe name"),
+    "hostile-0007.info": (write(info_bytes("hostile-0007", format=99)), "newer renderd"),
+    "other-0001.info": (write(info_bytes("other-0001", job="other")), "belongs to job 'other'"),
+    "hostile-0008.info": (fifo, "not a regular file"),
+    "hostile-0009.info": (write(b"[" * 200_000), "not JSON"),
+    "hostile-0010.info": (write(info_bytes("hostile-0010").replace(b'"created": 0.0', b'"created": NaN')), "not JSON"),
+    "hostile-0011.info": (write(info_bytes("hostile-0011", argv=["false", "\ud800"])), "not valid Unicode"),
+    "hostile-0012.info": (write(info_bytes("hostile-0099")), "does not match"),
+    "hostile-0013.info": (directory, "not a regular file"),
+    "hostile-0014.info": (write(b'{"format": 1, "index": ' + b"9" * 5000 + b"}"), "not JSON"),
+    "hostile-0015.info": (write(info_bytes("hostile-0015", created=1e300)), "'created'"),
+}
+FOREIGN = (".nfs000123", "foo.txt~", "hostile-0016.info.tmp", "#hostile-0017.info#")
+
+
+def snapshot(path: Path) -> tuple[int, int, bytes | str]:
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return st.st_mode, 0, os.readlink(path)
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+        return st.st_mode, st.st_size, head
+    if stat.S_ISDIR(st.st_mode):
+        return st.st_mode, 0, " ".join(sorted(os.listdir(path)))
+    return st.st_mode, 0, b""
+
+
+def quarantined(spool: Path) -> dict[str, Path]:
+    """bad/<name>.<nonce> -> the original name."""
+    return {p.name.rsplit(".", 1)[0]: p for p in (spool / "bad").iterdir() if not p.name.endswith(".reason")}
+
+
+def test_daemon_quarantines_each_hostile_info_file_with_its_reason_and_keeps_running(
+    spool: Path,
+    markers: Path,
+    tmp_path: Path,
+    start_daemon,  # type: ignore[no-untyped-def]
+) -> None:
+    daemon = start_daemon("a", "--allow-commands", "--poll", "0.5")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "precious.info"
+    target.write_bytes(info_bytes("hostile-0004"))
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    before_target = (target.read_bytes(), os.stat(target).st_mtime_ns)
+
+    # Build the folder aside and rename it into the queue at once, as `render add` does,
+    # so the daemon meets each file whole.
+    qdir = QueueDir.build("hostile", 80, int(time.time() * 1000))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    for name, (make, _) in CORPUS.items():
+        make(staging / name)
+    (staging / "hostile-0004.info").symlink_to(target)
+    for name in FOREIGN:
+        (staging / name).write_text("not the spool's")
+    originals = {p.name: snapshot(p) for p in staging.iterdir()}
+    os.rename(staging, spool / "queue" / qdir.name)
+    (spool / "queue" / ".nfs0000000000abcdef00000001").write_text("NFS silly-rename leftover")
+
+    expected = {**{n: reason for n, (_, reason) in CORPUS.items()}, "hostile-0004.info": "symbolic link"}
+    wait_for(lambda: set(quarantined(spool)) >= set(expected), 60, what="every hostile file in bad/")
+
+    bad = quarantined(spool)
+    assert set(bad) == set(expected), "only the hostile files are quarantined"
+    for name, words in expected.items():
+        reason = bad[name].with_name(bad[name].name + ".reason").read_text()
+        assert words in reason, f"{name}: {reason!r}"
+        assert reason.count("\n") == 1, "one line"
+        assert snapshot(bad[name]) == originals[name], f"{name} was changed instead of kept as it was"
+    queue_folder = spool / "queue" / qdir.name
+    assert sorted(os.listdir(queue_folder)) == sorted(FOREIGN), "foreign names stay where they are"
+    assert (spool / "queue" / ".nfs0000000000abcdef00000001").exists()
+    assert (target.read_bytes(), os.stat(target).st_mtime_ns) == before_target, "the symlink target was touched"
+    assert list(outside.iterdir()) == [target]
+    assert os.readlink(bad["hostile-0004.info"]) == str(target)
+    assert os.listdir(spool / "claimed") == []
+
+    # The daemon is the same process and still runs good work.
+    assert daemon.alive()
+    job = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "good{start}"], "--chunk", "1")
+    waited = render(spool, "wait", job["job"], "--timeout", "60", check=False)
+    assert waited.returncode == 0, waited.stderr
+    assert (markers / "good1.runs").exists() and (markers / "good2.runs").exists()
+    assert daemon.alive()
+    log = daemon.output()
+    assert "Traceback" not in log
+    for name in expected:
+        assert sum(f"quarantined {name} ->" in line for line in log.splitlines()) == 1, name
+
+
+def test_queue_folder_that_is_a_symlink_out_of_the_spool_is_quarantined_and_its_target_untouched(
+    spool: Path,
+    markers: Path,
+    tmp_path: Path,
+    start_daemon,  # type: ignore[no-untyped-def]
+) -> None:
+    daemon = start_daemon("a", "--allow-commands", "--poll", "0.5")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    argv = ["python3", FAKEPROG, str(markers), "escaped"]
+    (outside / "linked-0001.info").write_bytes(info_bytes("linked-0001", job="linked", argv=argv))
+    name = QueueDir.build("linked", 90, int(time.time() * 1000)).name
+    (spool / "queue" / name).symlink_to(outside, target_is_directory=True)
+
+    bad = wait_for(lambda: quarantined(spool).get(name), 60, what="the symlinked folder in bad/")
+    assert "symbolic link" in bad.with_name(bad.name + ".reason").read_text()
+    assert os.readlink(bad) == str(outside)
+    assert os.listdir(outside) == ["linked-0001.info"]
+    assert not (markers / "escaped.starts").exists() and not (markers / "escaped.runs").exists()
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "good"])
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+    assert daemon.alive() and os.listdir(outside) == ["linked-0001.info"]
