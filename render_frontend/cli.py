@@ -18,6 +18,10 @@ class Context:
     def __init__(self, spool: Path | None) -> None:
         self._spool_path = spool
 
+    def spool_path(self) -> Path | None:
+        """The spool folder as given (--spool, $RENDERD_SPOOL or the config file), not opened."""
+        return self._spool_path
+
     def spool(self, create: bool = False) -> Spool:
         if self._spool_path is None:
             raise click.UsageError("no spool: pass --spool DIR or set RENDERD_SPOOL")
@@ -45,9 +49,9 @@ def cli(ctx: click.Context, spool: Path | None) -> None:
 
 
 def _register() -> None:
-    from render_frontend.commands import add, hosts, status, wait
+    from render_frontend.commands import add, hosts, install_service, status, wait
 
-    for module in (add, status, wait, hosts):
+    for module in (add, status, wait, hosts, install_service):
         cli.add_command(module.command)
 
 

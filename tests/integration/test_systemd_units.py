@@ -1,0 +1,71 @@
+"""The systemd units as `render install-service` installs them pass `systemd-analyze verify`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers.daemons import BIN, render
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze missing (tests/bootstrap installs `systemd`)"
+)
+
+
+def verify(*paths: Path, user: bool = False, tmp: Path) -> None:
+    runtime = tmp / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime))
+    cmd = ["systemd-analyze", *(["--user"] if user else []), "verify", "--man=no", *map(str, paths)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    # verify exits 0 on unknown keys too, so any complaint on stderr fails the test
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_system_unit_and_slice_install_enable_and_verify(tmp_path: Path, spool: Path) -> None:
+    root = tmp_path / "root"
+    out = render(spool, "install-service", "--root", str(root)).stdout
+    unit = root / "etc/systemd/system/renderd.service"
+    assert f"write  {unit}" in out
+    text = unit.read_text()
+    assert f"ExecStart={BIN / 'renderd'}\n" in text and f"RequiresMountsFor={spool}\n" in text
+    assert "Type=notify" in text and "WatchdogSec=" in text and "User=renderd" in text
+    assert "MemoryDenyWriteExecute" not in text.split("# Left out on purpose:")[0]
+    assert (root / "etc/systemd/system/multi-user.target.wants/renderd.service").is_symlink()
+    config = root / "etc/renderd/renderd.toml"
+    assert f'spool = "{spool}"' in config.read_text()
+    verify(unit, root / "etc/systemd/system/renderd-chunks.slice", tmp=tmp_path)
+
+    # Run again: the units are rewritten, the admin's config is kept.
+    config.write_text(config.read_text() + "slots = 2\n")
+    out = render(spool, "install-service", "--root", str(root)).stdout
+    assert f"keep   {config} (exists)" in out and "slots = 2" in config.read_text()
+
+
+def test_slice_runs_chunks_idle() -> None:
+    text = (Path(__file__).parents[2] / "systemd/renderd-chunks.slice").read_text()
+    assert "CPUWeight=idle" in text and "IOWeight=1" in text
+
+
+def test_user_install_dry_run_prints_a_unit_that_verifies_and_changes_nothing(tmp_path: Path, spool: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CONFIG_HOME", "RENDERD_CONFIG")}
+    proc = subprocess.run(
+        [str(BIN / "render"), "--spool", str(spool), "install-service", "--user", "--dry-run"],
+        capture_output=True, text=True, env={**env, "HOME": str(home)}, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"would write  {home}/.config/systemd/user/renderd.service" in proc.stdout
+    assert "would run    systemctl --user enable --now renderd.service" in proc.stdout
+    assert f"    | ExecStart={BIN / 'renderd'}" in proc.stdout
+    assert not any(home.rglob("*"))
+
+    printed = [line[6:] for line in proc.stdout.splitlines() if line.startswith("    | ")]
+    unit = tmp_path / "renderd.service"
+    unit.write_text("\n".join(printed[: printed.index("[Install]") + 2]) + "\n")
+    assert "Type=notify" in unit.read_text()
+    verify(unit, user=True, tmp=tmp_path)
