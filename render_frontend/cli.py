@@ -9,7 +9,7 @@ import click
 from renderd import __version__
 from renderd.config import ConfiguredGroup
 from renderd.errors import RenderdError
-from renderd.spool import Spool
+from renderd.spool import MARKER, Spool
 
 
 class Context:
@@ -30,6 +30,12 @@ class Context:
         except RenderdError as err:
             raise click.ClickException(str(err)) from None
 
+    def spool_for_reading(self) -> Spool:
+        """The spool, or the folder that would become one (for --dry-run, which creates nothing)."""
+        if self._spool_path is not None and self._spool_path.is_dir() and not (self._spool_path / MARKER).exists():
+            return Spool(self._spool_path.expanduser().absolute())
+        return self.spool()
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -49,10 +55,12 @@ def cli(ctx: click.Context, spool: Path | None) -> None:
 
 
 def _register() -> None:
-    from render_frontend.commands import add, hosts, install_service, status, wait
+    from render_frontend.commands import add, control, host, hosts, install_service, log, priority, status, tail, wait
 
-    for module in (add, status, wait, hosts, install_service):
+    for module in (add, status, wait, hosts, host, tail, log, priority, install_service):
         cli.add_command(module.command)
+    for command in control.commands:
+        cli.add_command(command)
 
 
 _register()

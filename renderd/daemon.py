@@ -218,8 +218,11 @@ class Daemon:
             self._on_spawner(payload)
         elif kind == "progress":
             self._on_progress(*payload)
-        elif kind == "control":
+        elif kind == "control":  # `render` on this machine changed a job: look now, not at the next poll
             self._check_controls()
+            self.policy.recheck()  # or `render host pause|drain|resume` changed this host
+            self.scanner.mark_dirty()
+            self.rescan = True
 
     def _next_deadline(self) -> float:
         deadlines = [r.deadline for r in self.runs.values() if r.deadline is not None and r.stop_reason is None]
@@ -231,11 +234,21 @@ class Daemon:
         for run in list(self.runs.values()):
             if run.stop_reason == "lost":
                 continue
+            previous = run.claim.beat_at
             try:
                 kept = claim.beat(run.claim)
             except OSError as err:
                 log.warning("heartbeat of %s failed: %s", run.info.chunk, err)
                 continue
+            gap = time.monotonic() - previous  # also when the beat found the claim taken
+            if gap >= self.cfg.lease / 2:  # the one way a live host loses a lease: say so
+                log.warning(
+                    "heartbeat of %s came %.2fs after the previous one (lease %gs): this host or its file system "
+                    "stalled",
+                    run.info.chunk,
+                    gap,
+                    self.cfg.lease,
+                )
             if not kept:
                 log.warning("lost the claim of %s (its lease was taken over): stopping it", run.info.chunk)
                 self.runner.stop(run, "lost")

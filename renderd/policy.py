@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 GIB = 2**30
 CONTROLS = ("pause", "drain")
+MAY_START = "may start chunks"
 FAST_TICK = 0.25
 SLOW_TICK = 1.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -258,6 +259,11 @@ class HostPolicy:
     def next_tick(self) -> float:
         return self._next
 
+    def recheck(self) -> None:
+        """Read the owner's order and decide again at the next loop turn."""
+        self._control_at = -float("inf")
+        self._next = 0.0
+
     def tick(self, runs: dict[str, Run], runner: Runner) -> bool:
         """Sample, decide, act.  Fast (every 0.25 s) while chunks run, else once a second.
 
@@ -295,8 +301,14 @@ class HostPolicy:
         return True
 
     def _apply(self, runs: dict[str, Run], runner: Runner, wall: float) -> None:
+        for token, state in self.states.items():
+            run = runs[token]
+            if state.suspended_at is not None and not run.suspended and run.stop_reason is None:
+                runner.suspend(run)  # someone else (job control) resumed what the owner's activity still stops
         for token, reason in self.decision.suspend.items():
             run, state = runs[token], self.states[token]
+            if run.suspended:
+                continue  # suspended by job control (`render pause --now`): not ours to time or resume
             runner.suspend(run)
             state.suspended_at, state.reason = wall, reason
             if run.deadline is not None:  # time spent suspended does not count against the time limit
@@ -344,7 +356,7 @@ class HostPolicy:
         idle_for = obs.idle_for if obs is not None else None
         return {
             "control": self.control,
-            "policy": self.decision.why or "may start chunks",
+            "policy": self.decision.why or MAY_START,
             "owner_idle": None if idle_for is None or idle_for == float("inf") else round(idle_for, 1),
             "idle_after": self.cfg.idle_after,
             "schedule": self.cfg.schedule.text if self.cfg.schedule else None,

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from render_frontend.cli import Context, pass_ctx
-from renderd.spool import host_is_live
+from renderd.policy import MAY_START, read_control
+from renderd.spool import Spool, host_is_live
 
 
 def _gib(n: Any) -> str:
@@ -54,3 +55,17 @@ def command(ctx: Context, as_json: bool) -> None:
             f"{_gib(r.get('swap_free')) + '/' + _gib(r.get('swap_total')):>15} "
             f"{str(r['heartbeat_age']) + 's':>6}  {chunks or '-'}"
         )
+        note = _policy_note(spool, r)
+        if note:
+            click.echo(f"{'':20} {note}")
+
+
+def _policy_note(spool: Spool, row: dict[str, Any]) -> str:
+    """Why a live host starts nothing (idle policy, owner's order), or an order it has not seen yet."""
+    order = read_control(spool, row["name"])
+    if order is not None and row.get("control") != order:
+        return f"({order} ordered; the daemon has not taken it up yet)"
+    reason = row.get("policy")
+    if row["live"] and isinstance(reason, str) and reason != MAY_START:
+        return f"({reason})"
+    return ""

@@ -196,3 +196,42 @@ def test_cpu_load_by_other_programs_suspends_the_chunk_and_quiet_resumes_it(  # 
     wait_for(lambda: "T" not in group_states(pid), 120, what="the chunk to resume once the CPU is quiet")
     hold.unlink()
     assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+
+
+def test_owner_pauses_drains_and_resumes_a_host_from_the_front_end(  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, tmp_path: Path, start_daemon
+) -> None:
+    hold = tmp_path / "hold"
+    hold.touch()
+    start_daemon("a", "--allow-commands", "--poll", "0.5", "--max-suspend", "600")
+    first = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "h1", "--hold", str(hold)])
+    wait_for(lambda: (markers / "h1.starts").exists(), 60, what="the first chunk to start")
+    pid = chunk_pid(markers, "h1")
+
+    out = render(spool, "host", "pause")  # no HOST: this machine's daemon of the spool
+    assert out.stderr.startswith("a: paused")
+    wait_for(lambda: group_states(pid) == {"T"}, 30, what="pause to suspend the running chunk")
+    wait_for(lambda: host_record(spool, "a").get("state") == "paused", 30, what="host state paused")
+    assert "paused" in render(spool, "hosts").stdout
+
+    render(spool, "host", "drain", "a")
+    wait_for(lambda: "T" not in group_states(pid), 30, what="drain to let the chunk run on")
+    wait_for(lambda: host_record(spool, "a").get("state") == "drain", 30, what="host state drain")
+    second = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "h2"])
+    hold.unlink()
+    assert render(spool, "wait", first["job"], "--timeout", "60", check=False).returncode == 0
+    assert "draining" in str(host_record(spool, "a").get("policy"))
+    assert not (markers / "h2.starts").exists()
+
+    render(spool, "host", "resume", "a")
+    assert render(spool, "wait", second["job"], "--timeout", "60", check=False).returncode == 0
+    assert not (spool / "hosts" / "a.control").exists()
+
+
+def test_host_command_refuses_an_unknown_host_in_one_line(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    start_daemon("a")
+    out = render(spool, "host", "pause", "nosuch", check=False)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"Error: no host 'nosuch' in {spool} (hosts: a)"]
+    bad = render(spool, "host", "sleep", "a", check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,0 +1,70 @@
+"""`render host pause|resume|drain [HOST]`: the owner's say over a host.
+
+The order goes to hosts/<HOST>.control in the spool, so it reaches a daemon on any machine
+within a second and survives its restarts; this machine's daemons are also woken through
+their sockets so they act at once.  `pause` suspends running chunks (given back to the queue
+after the daemon's --max-suspend) and starts nothing; `drain` starts nothing and lets running
+chunks finish; `resume` lifts either.  `render hosts` shows the result.  docs/idle.md."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+
+import click
+
+from render_frontend import completion
+from render_frontend.cli import Context, pass_ctx
+from render_frontend.client import wake_local_daemons
+from renderd import protocol
+from renderd.errors import RenderdError
+from renderd.host import default_name
+from renderd.spool import Spool, host_is_live, valid_name
+
+ORDERS = {"pause": "pause", "drain": "drain", "resume": None}
+DONE = {
+    "pause": "paused: running chunks are suspended, nothing new starts",
+    "drain": "draining: running chunks finish, nothing new starts",
+    "resume": "resumed: the idle policy decides again",
+}
+
+
+def local_daemons(spool: Spool) -> list[str]:
+    return sorted({protocol.daemon_of_socket(p) for p in protocol.find_sockets(spool.root)})
+
+
+def pick_host(spool: Spool, host: str | None) -> str:
+    """The named host, or this machine's daemon of the spool."""
+    known = spool.hosts()
+    if host is not None:
+        if not valid_name(host, 64) or host not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise click.ClickException(f"no host {host!r} in {spool.root} (hosts: {names})")
+        return host
+    mine = [n for n in local_daemons(spool) if n in known]
+    if not mine:
+        here = socket.gethostname()
+        mine = sorted(n for n, rec in known.items() if rec.get("hostname") == here and host_is_live(rec))
+    if not mine and default_name() in known:
+        mine = [default_name()]
+    if len(mine) != 1:
+        which = f"this machine runs {', '.join(mine)}" if mine else "no daemon of this spool runs on this machine"
+        raise click.ClickException(f"which host? {which}: name it (render host pause HOST)")
+    return mine[0]
+
+
+@click.command("host")
+@click.argument("order", type=click.Choice(sorted(ORDERS)))
+@click.argument("host", required=False, shell_complete=completion.hosts)
+@pass_ctx
+def command(ctx: Context, order: str, host: str | None) -> None:
+    """Pause, drain or resume HOST (default: this machine's daemon)."""
+    spool = ctx.spool()
+    name = pick_host(spool, host)
+    try:
+        spool.write_host_control(name, ORDERS[order], f"{getpass.getuser()}@{socket.gethostname()}")
+    except (OSError, RenderdError) as err:
+        raise click.ClickException(f"cannot {order} {name}: {err}") from None
+    woken = wake_local_daemons(spool.root)
+    where = "now" if woken and name in local_daemons(spool) else "within a second"
+    click.echo(f"{name}: {DONE[order]} ({where})", err=True)
