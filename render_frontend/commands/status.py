@@ -6,12 +6,13 @@ import json
 
 import click
 
+from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.farm import snapshot, who_can_run
 
 
 @click.command("status")
-@click.argument("job", required=False)
+@click.argument("job", required=False, shell_complete=completion.jobs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/json.md).")
 @pass_ctx
 def command(ctx: Context, job: str | None, as_json: bool) -> None:

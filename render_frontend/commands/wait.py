@@ -9,6 +9,7 @@ import time
 
 import click
 
+from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.farm import snapshot, who_can_run
 
@@ -16,7 +17,7 @@ POLL = 0.5
 
 
 @click.command("wait")
-@click.argument("job")
+@click.argument("job", shell_complete=completion.jobs)
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 3).")
 @pass_ctx
 def command(ctx: Context, job: str, timeout: float | None) -> None:
