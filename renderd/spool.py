@@ -618,6 +618,11 @@ class Spool:
                         pass
                 self.remove_empty_queue_dir(qdir)
 
+    def drop_failed(self, chunk: str) -> None:
+        """`render remove`: a failed chunk and its reason go for good."""
+        for suffix in (".info", ".info.reason"):
+            _unlink_quiet(self.root / "failed" / f"{chunk}{suffix}")
+
     def remove_job(self, job: str) -> None:
         """Drop a job's folder (manifest, records, logs): renamed away first, so it vanishes at once."""
         if not valid_name(job):
@@ -625,6 +630,18 @@ class Spool:
         gone = self.take_over(self.job_dir(job), "removed")
         if gone is not None:
             shutil.rmtree(gone, ignore_errors=True)
+
+    def chunk_logs(self, job: str, chunk: str) -> list[Path]:
+        """Every log of a chunk (`<chunk>.<host>.<run>.log`: any host, any attempt), oldest first."""
+        folder = self.job_dir(job) / "logs"
+        found = []
+        for name in _names(folder):
+            if name.startswith(chunk + ".") and name.endswith(".log") and valid_name(name):
+                try:
+                    found.append((os.lstat(folder / name).st_mtime, folder / name))
+                except FileNotFoundError:
+                    continue
+        return [path for _, path in sorted(found)]
 
     def event_log_path(self, daemon: str) -> Path:
         """events/<daemon>.jsonl; rotated copies are <daemon>.jsonl.1, .2, ..."""

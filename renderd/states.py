@@ -32,7 +32,8 @@ TRANSITIONS: dict[ChunkState, frozenset[ChunkState]] = {
     # `render retry --missing` re-renders frames that vanished after the chunk was done
     _S.DONE: frozenset({_S.QUEUED}),
     _S.BAD: frozenset(),
-    _S.CANCELLED: frozenset(),
+    # `render retry --missing` brings a cancelled chunk back from its record
+    _S.CANCELLED: frozenset({_S.QUEUED}),
 }
 
 

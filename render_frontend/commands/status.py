@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -14,16 +15,20 @@ from render_frontend.farm import snapshot, who_can_run
 @click.command("status")
 @click.argument("job", required=False, shell_complete=completion.jobs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/json.md).")
+@click.option("--frames", "list_frames", is_flag=True,
+              help="List missing frames: not rendered yet, or rendered but their files are gone.")
 @pass_ctx
-def command(ctx: Context, job: str | None, as_json: bool) -> None:
-    """Show jobs: queued / running / done / failed chunks and hosts."""
+def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> None:
+    """Show jobs: frames and chunks by state, hosts, elapsed time, ETA and frame times."""
     spool = ctx.spool()
     farm = snapshot(spool, job)
     if job is not None and job not in farm.jobs:
         raise click.ClickException(f"no job {job!r} in {spool.root}")
     views = sorted(farm.jobs.values(), key=lambda v: v.manifest.get("created", 0))
+    missing = {v.job: v.missing_frames(v.vanished(spool.root)) for v in views} if list_frames else {}
     if as_json:
-        click.echo(json.dumps({"jobs": [v.to_json() for v in views]}))
+        out = [v.to_json() | ({"missing_frames": missing[v.job]} if list_frames else {}) for v in views]
+        click.echo(json.dumps({"jobs": out}))
         return
     if not views:
         click.echo("no jobs", err=True)
@@ -35,5 +40,36 @@ def command(ctx: Context, job: str | None, as_json: bool) -> None:
             f"{v.job:32} {v.state:10} {c['done']:>4}/{c['total']:<4} {c['queued']:>6} {c['running']:>4} "
             f"{c['failed'] + c['bad']:>4}  {','.join(v.hosts)}"
         )
+        click.echo(f"  {_details(v.to_json())}")
+        if list_frames:
+            click.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
             click.echo(f"  ! no live daemon may run this job's {v.manifest.get('kind')} chunks")
+
+
+def _duration(s: Any) -> str:
+    if not isinstance(s, (int, float)):
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _details(j: dict[str, Any]) -> str:
+    """frames 12/40, elapsed 1m02s, ETA 3m10s, frame 3.1 s avg (2.0 fastest, 4.2 slowest)"""
+    t = j["frame_time"]
+    frames = f"frames {j['frames']['done']}/{j['frames']['total']}"
+    times = f"elapsed {_duration(j['elapsed'])}, ETA {_duration(j['eta'])}"
+    if t["average"] is None:
+        return f"{frames}, {times}"
+    return f"{frames}, {times}, frame {t['average']:.1f} s avg ({t['fastest']:.1f} fastest, {t['slowest']:.1f} slowest)"
+
+
+def frame_ranges(frames: list[int]) -> str:
+    """[1, 2, 3, 7, 9, 10] -> '1-3,7,9-10'"""
+    runs: list[list[int]] = []
+    for f in sorted(frames):
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,7 @@ def describe(m: dict[str, Any], spool: Spool | None) -> list[str]:
     event = str(m.get("event"))
     prefix = f"{_clock(m.get('time'))} {host}"
     chunk = m.get("chunk", "")
-    text = {
+    texts: dict[str, Callable[[], str]] = {
         "daemon-started": lambda: f"daemon started (pid {m.get('pid')}, {m.get('slots')} slot(s))",
         "daemon-stopped": lambda: "daemon stopped",
         "host-state": lambda: f"is {m.get('state')}",
@@ -175,7 +175,8 @@ def describe(m: dict[str, Any], spool: Spool | None) -> list[str]:
         "chunk-requeued": lambda: f"{chunk} back in the queue ({m.get('reason') or 'lost lease'})",
         "chunk-lost": lambda: f"{chunk} stopped: its claim was taken over",
         "chunk-cancelled": lambda: f"{chunk} cancelled",
-    }.get(event, lambda: f"{event} {chunk}".rstrip())()
+    }
+    text = texts.get(event, lambda: f"{event} {chunk}".rstrip())()
     lines = [f"{prefix} {text}"]
     if event == "chunk-failed" and spool is not None and isinstance(m.get("log"), str):
         lines.extend("    | " + line for line in last_lines(spool, m["log"], FAILED_LOG_LINES))

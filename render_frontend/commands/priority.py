@@ -1,0 +1,31 @@
+"""`render priority JOB N`: change a job's priority (higher runs first).
+
+The priority is part of the job's queue folder name, so this renames the folder; chunks
+already running are not affected."""
+
+from __future__ import annotations
+
+import click
+
+from render_frontend import completion
+from render_frontend.cli import Context, pass_ctx
+from render_frontend.client import wake_local_daemons
+from render_frontend.commands.control import changeable_job
+from renderd.errors import RenderdError
+from renderd.spool import MAX_PRIORITY
+
+
+@click.command("priority")
+@click.argument("job", shell_complete=completion.jobs)
+@click.argument("priority", type=click.IntRange(0, MAX_PRIORITY))
+@pass_ctx
+def command(ctx: Context, job: str, priority: int) -> None:
+    """Set JOB's priority to PRIORITY (0-999, higher runs first)."""
+    spool = ctx.spool()
+    view = changeable_job(spool, job)
+    try:
+        spool.set_priority(job, priority)
+    except (OSError, RenderdError) as err:
+        raise click.ClickException(f"cannot change the priority of {job}: {err}") from None
+    wake_local_daemons(spool.root)
+    click.echo(f"{job}: priority {view.manifest.get('priority')} -> {priority}", err=True)
