@@ -262,8 +262,8 @@ def parse_session_ids(text: str) -> list[str]:
     """Session ids from `loginctl list-sessions --no-legend` (the id is the first column in every version)."""
     ids = []
     for line in text.splitlines():
-        words = line.split()
-        if words and words[0] != "SESSION" and re.fullmatch(r"[A-Za-z0-9]+", words[0]):
+        words = line.split()  # SESSION UID USER ...: a header or "N sessions listed." has no numeric UID
+        if len(words) >= 3 and re.fullmatch(r"[A-Za-z0-9]+", words[0]) and words[1].isdigit():
             ids.append(words[0])
     return ids
 
