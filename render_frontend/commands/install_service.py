@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from render_frontend import manpage
 from render_frontend.cli import Context, pass_ctx
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
@@ -30,13 +31,14 @@ class Plan:
 
     dry_run: bool
 
-    def write(self, path: Path, text: str, keep_existing: bool = False) -> None:
+    def write(self, path: Path, text: str, keep_existing: bool = False, show: bool = True) -> None:
         if keep_existing and path.exists():
             click.echo(f"keep   {path} (exists)")
             return
         click.echo(f"{'would write' if self.dry_run else 'write'}  {path}")
-        if self.dry_run:
+        if self.dry_run and show:
             click.echo("".join(f"    | {line}\n" for line in text.splitlines()), nl=False)
+        if self.dry_run:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -139,6 +141,7 @@ def _install_user(plan: Plan, renderd: Path, spool: Path, no_start: bool) -> Non
     units = base / "systemd" / "user"
     plan.write(units / "renderd.service", unit_text("user/renderd.service", renderd, spool))
     plan.write(base / "renderd" / "config.toml", config_text(spool), keep_existing=True)
+    _write_man_pages(plan, Path.home() / ".local" / "share" / "man" / "man1")
     plan.run("systemctl", "--user", "daemon-reload")
     plan.run("systemctl", "--user", "enable", *([] if no_start else ["--now"]), "renderd.service")
 
@@ -161,11 +164,18 @@ def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, u
     plan.write(etc / "systemd" / "system" / "renderd.service", unit_text("renderd.service", renderd, spool))
     plan.write(etc / "systemd" / "system" / "renderd-chunks.slice", unit_text("renderd-chunks.slice", renderd, spool))
     plan.write(etc / "renderd" / "renderd.toml", config_text(spool), keep_existing=True)
+    _write_man_pages(plan, prefix / "usr" / "local" / "share" / "man" / "man1")
     if root is not None:
         plan.run("systemctl", f"--root={prefix}", "enable", "renderd.service")
         return
     plan.run("systemctl", "daemon-reload")
     plan.run("systemctl", "enable", *([] if no_start else ["--now"]), "renderd.service")
+
+
+def _write_man_pages(plan: Plan, folder: Path) -> None:
+    """So that the unit's Documentation=man:renderd(1) and `man render` work."""
+    for filename, text in manpage.pages().items():
+        plan.write(folder / filename, text, show=False)
 
 
 def _ensure_user(plan: Plan, uid: int | None) -> None:
