@@ -92,7 +92,7 @@ def add_blend(
     for text in plan.warnings:
         warn(text)
     check_dependencies(path, strict)
-    job = unused_job_id(spool, plan.job_base, again) if not dry_run else plan.job_base
+    job = plan.job_base if dry_run else unused_job_id(spool, plan.job_base, again)
     spec = blendjob.job_spec(plan, job, info, request, priority, name, timeout, max_attempts)
     skipped = sum(p.skipped for p in plan.scenes)
     if not spec.chunks:
@@ -102,6 +102,8 @@ def add_blend(
             f"nothing to render: all {skipped} frame(s) are rendered already (--overwrite renders them again)", err=True
         )
         return
+    if not dry_run:
+        spool = Spool.open(spool.root, create=True)
     manifest, infos = submit(spool, spec, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(to_json(job, info, plan, infos)))

@@ -243,7 +243,7 @@ def output_pattern(pic: str, blend: Path, extensions: tuple[str, ...]) -> str:
     `//` is the .blend's folder; without `#` in the file name Blender appends `####`; the
     frame replaces the last `#` run; the format's extension is added unless already there."""
     path = str(blend.absolute().parent / pic[2:]) if pic.startswith("//") else pic or "/tmp/"
-    path = os.path.normpath(path) + ("/" if path.endswith("/") else "")
+    path = os.path.normpath(path) + ("/" if (pic or "/").endswith("/") else "")
     name = path.rsplit("/", 1)[-1]
     if "#" not in name:
         path += "####"

@@ -208,18 +208,17 @@ def frame_complete(path: Path) -> bool:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return False
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
             return False
         suffix = path.suffix.lower()
         trailer = PNG_END if suffix == ".png" else JPEG_END if suffix in (".jpg", ".jpeg") else b""
-        if not trailer:
-            return True
-        if st.st_size < len(trailer):
+        if len(trailer) > st.st_size:
             return False
-        fh.seek(st.st_size - len(trailer))
-        return fh.read(len(trailer)) == trailer
+        return not trailer or os.pread(fd, len(trailer), st.st_size - len(trailer)) == trailer
+    finally:
+        os.close(fd)
 
 
 def frame_problem(path: Path, newer_than_ns: int) -> str | None:
@@ -313,18 +312,26 @@ def version_tuple(text: str | None) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------- the kind
 
 
+def refusal(need: Sequence[int] | None, trust_scripts: bool, have: str | None, allow_scripts: bool) -> str | None:
+    """Why a host with Blender `have` must leave a job saved by Blender `need` (None: it may run it)."""
+    have_tuple = version_tuple(have)
+    if have_tuple is None:
+        return "this host has no working Blender"
+    if need is not None and tuple(need) > have_tuple:
+        return f"the file was saved by Blender {need[0]}.{need[1]}; this host has {have}"
+    if trust_scripts and not allow_scripts:
+        return "the job runs Python scripts: it needs a daemon started with --allow-scripts"
+    return None
+
+
 class BlenderKind:
     def refuse(self, info: ChunkInfo, caps: Capabilities) -> str | None:
-        fields = info.blender or {}
-        have = version_tuple(caps.blender_version)
-        if have is None:
+        if caps.blender_version is None:
             return f"this host has no working Blender ({caps.blender!r})"
-        need = fields.get("version")
-        if need is not None and tuple(need) > have:
-            return f"the file was saved by Blender {need[0]}.{need[1]}; this host has {caps.blender_version}"
-        if fields.get("trust_scripts") and not caps.allow_scripts:
-            return "the job runs Python scripts: it needs a daemon started with --allow-scripts"
-        return None
+        fields = info.blender or {}
+        return refusal(
+            fields.get("version"), bool(fields.get("trust_scripts")), caps.blender_version, caps.allow_scripts
+        )
 
     def argv(self, info: ChunkInfo, spool: Spool, caps: Capabilities) -> list[str]:
         fields = _fields(info)

@@ -1,7 +1,8 @@
 """Kinds of chunks: how a daemon decides it may run one, builds its argv and judges its result.
 
 A `command` chunk is an argv written by `render add -- PROGRAM ARGS`; it runs only on
-daemons started with `--allow-commands`.  Each kind is one small class; the daemon
+daemons started with `--allow-commands`.  A `blender` chunk holds fields from which the
+daemon builds its own Blender command line (renderd/blender.py).  Each kind is one small class; the daemon
 looks them up in `KINDS` and knows nothing else about them.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from renderd.blender import BlenderKind
 from renderd.spool import ChunkInfo, Spool
 
 
@@ -48,7 +50,7 @@ class CommandKind:
         return None
 
 
-KINDS: dict[str, ChunkKind] = {"command": CommandKind()}
+KINDS: dict[str, ChunkKind] = {"command": CommandKind(), "blender": BlenderKind()}
 
 
 def kind_of(info: ChunkInfo) -> ChunkKind | None:

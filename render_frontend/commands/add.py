@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from render_frontend import chunking
+from render_frontend.blend_add import add_blend
+from render_frontend.blendjob import Request
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.submit import ChunkSpec, JobSpec, chunk_json, new_job_id, spool_relative, submit
 from renderd.errors import RenderdError
@@ -52,6 +54,23 @@ class DashDashCommand(click.Command):
     help="Working directory of the command (default: the current one).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its chunks as JSON.")
+@click.option("--dry-run", is_flag=True, help="Show what would be queued; write nothing.")
+@click.option("--scene", "scenes", multiple=True, help="[.blend] Render this scene (repeatable).")
+@click.option("--all-scenes", is_flag=True, help="[.blend] Render every scene in the file.")
+@click.option("--strict", is_flag=True, help="[.blend] Refuse to queue when a dependency is missing.")
+@click.option("--again", is_flag=True, help="[.blend] Queue the very same job once more.")
+@click.option("--local-ok", is_flag=True, help="[.blend] Allow a .blend or output that only this host can see.")
+@click.option(
+    "--shared-root",
+    "shared_roots",
+    multiple=True,
+    envvar="RENDERD_SHARED_ROOTS",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="[.blend] A folder every host mounts at the same path (repeatable; $RENDERD_SHARED_ROOTS, ':'-separated).",
+)
+@click.option("--overwrite", is_flag=True, help="[.blend] Render every frame, even those already rendered.")
+@click.option("--skip-existing", is_flag=True, help="[.blend] Skip every frame that exists complete, however old.")
+@click.option("--trust-scripts", is_flag=True, help="[.blend] Let Blender run the file's Python (-y, --python ...).")
 @pass_ctx
 def command(
     ctx: Context,
@@ -64,21 +83,59 @@ def command(
     max_attempts: int,
     cwd: Path | None,
     as_json: bool,
+    dry_run: bool,
+    scenes: tuple[str, ...],
+    all_scenes: bool,
+    strict: bool,
+    again: bool,
+    local_ok: bool,
+    shared_roots: tuple[Path, ...],
+    overwrite: bool,
+    skip_existing: bool,
+    trust_scripts: bool,
 ) -> None:
-    """Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend`.
+    """Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend [-- BLENDER ARGS]`.
 
     A command's arguments may hold {start}, {end}, {step} and {frames}; each chunk gets its own values.
+    A .blend job renders the scenes Blender would render (or --scene / --all-scenes) over their own frame
+    ranges (or --frames); see docs/blender.md.
     """
     after = click.get_current_context().meta["after_dashdash"]
     if blend is not None:
-        raise click.UsageError("render add FILE.blend: Blender jobs are not supported yet")
+        if overwrite and skip_existing:
+            raise click.UsageError("give --overwrite or --skip-existing, not both")
+        request = Request(
+            scenes=list(scenes),
+            all_scenes=all_scenes,
+            frames=frames,
+            per_chunk=per_chunk,
+            extra=after,
+            trust_scripts=trust_scripts,
+            local_ok=local_ok,
+            overwrite=overwrite,
+            skip_existing=skip_existing,
+            shared_roots=list(shared_roots),
+        )
+        try:
+            spool = ctx.spool_for_reading()  # add_blend sets the spool up once the job is sound
+            add_blend(spool, blend, request, strict=strict, again=again, dry_run=dry_run, as_json=as_json,
+                      priority=priority, name=name, timeout=timeout, max_attempts=max_attempts)
+        except RenderdError as err:
+            raise click.ClickException(str(err)) from None
+        return
+    blend_only = {"--scene": scenes, "--all-scenes": all_scenes, "--strict": strict, "--again": again,
+                  "--local-ok": local_ok, "--overwrite": overwrite, "--skip-existing": skip_existing,
+                  "--trust-scripts": trust_scripts}
+    used = [flag for flag, value in blend_only.items() if value]
+    if used:
+        raise click.UsageError(f"{', '.join(used)}: only for a .blend job")
     if not after:
         raise click.UsageError("nothing to run: give a .blend file, or a program after `--`")
     if frames is None:
         raise click.UsageError("a command job needs --frames START-END[:STEP]")
     try:
         start, end, step = chunking.parse_frames(frames)
-        spool = ctx.spool(create=True)
+        spool = ctx.spool_for_reading() if dry_run else ctx.spool(create=True)
         spec = JobSpec(
             job=new_job_id(name or after[0]),
             name=name or Path(after[0]).name,
@@ -93,7 +150,7 @@ def command(
             max_attempts=max_attempts,
             details={"argv": after, "range": {"start": start, "end": end, "step": step}, "chunk_size": per_chunk},
         )
-        manifest, infos = submit(spool, spec)
+        manifest, infos = submit(spool, spec, dry_run=dry_run)
     except RenderdError as err:
         raise click.ClickException(str(err)) from None
     if as_json:
@@ -101,4 +158,5 @@ def command(
         click.echo(json.dumps(out))
     else:
         click.echo(manifest["job"])
-        click.echo(f"queued {len(infos)} chunk(s), {manifest['frames']} frame(s)", err=True)
+        verb = "would queue" if dry_run else "queued"
+        click.echo(f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s)", err=True)

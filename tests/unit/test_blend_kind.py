@@ -1,0 +1,276 @@
+"""The `blender` chunk kind: hostile fields, the command line it builds, who may run it, how it judges a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from renderd.blender import (
+    BlenderKind,
+    build_argv,
+    check_extra,
+    frame_complete,
+    frame_file,
+    host_version,
+    movie_stem,
+    validate_fields,
+)
+from renderd.errors import BadInfoFile
+from renderd.kinds import KINDS, Capabilities
+from renderd.spool import ChunkInfo, Spool
+
+PNG = Path(__file__).parent.parent / "fixtures" / "blend" / "textures" / "wood.png"
+
+
+def fields(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "file": "shots/a.blend",
+        "scene": "Main",
+        "extra": [],
+        "after": [],
+        "trust_scripts": False,
+        "version": [3, 4],
+        "output": "shots/render/main_####.png",
+        "movie": False,
+    }
+    return base | changes
+
+
+def chunk(start: int = 1, end: int = 3, **changes: Any) -> ChunkInfo:
+    return ChunkInfo("j1", "j1-0001", 1, "blender", [], start, end, 1, blender=fields(**changes))
+
+
+def test_blender_is_a_registered_kind() -> None:
+    assert isinstance(KINDS["blender"], BlenderKind)
+
+
+def test_valid_fields_round_trip_through_an_info_file() -> None:
+    info = chunk()
+    again = ChunkInfo.from_bytes(info.to_bytes())
+    assert again.blender == fields()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"file": "../../etc/x.blend"}, "escapes the spool"),
+        ({"file": ""}, "must be a path"),
+        ({"file": "a\0b"}, "must be a path"),
+        ({"file": 7}, "must be a path"),
+        ({"scene": ""}, "scene name"),
+        ({"scene": "a\nb"}, "scene name"),
+        ({"scene": "x" * 300}, "scene name"),
+        ({"extra": ["--python", "evil.py"]}, "runs code"),
+        ({"extra": ["-P", "evil.py"]}, "runs code"),
+        ({"extra": ["--python-expr", "import os"]}, "runs code"),
+        ({"extra": ["-y"]}, "runs code"),
+        ({"extra": ["--enable-autoexec"]}, "runs code"),
+        ({"extra": ["--addons", "x"]}, "runs code"),
+        ({"extra": ["-o", "/home/me/"]}, "not allowed"),
+        ({"extra": ["--render-output", "/x"]}, "not allowed"),
+        ({"extra": ["-S", "Other"]}, "not allowed"),
+        ({"extra": ["other.blend"]}, "not an option"),
+        ({"extra": ["-t"]}, "needs a value"),
+        ({"extra": "-t 4"}, "list"),
+        ({"after": [1]}, "list of strings"),
+        ({"trust_scripts": "yes"}, "true or false"),
+        ({"version": [3]}, "major, minor"),
+        ({"version": [True, 4]}, "major, minor"),
+        ({"output": "render/main_"}, "run of '#'"),
+        ({"output": "render/##/main"}, "run of '#'"),
+        ({"output": "../up/f_####"}, "escapes the spool"),
+        ({"movie": 1}, "true or false"),
+    ],
+)
+def test_hostile_blender_fields_make_the_info_file_bad(change: dict[str, Any], reason: str) -> None:
+    raw = json.loads(chunk().to_bytes())
+    raw["blender"].update(change)
+    with pytest.raises(BadInfoFile, match=reason):
+        ChunkInfo.from_bytes(json.dumps(raw).encode())
+
+
+def test_a_blender_chunk_without_fields_is_bad() -> None:
+    raw = json.loads(chunk().to_bytes())
+    raw["blender"] = None
+    with pytest.raises(BadInfoFile, match="needs its 'blender' fields"):
+        ChunkInfo.from_bytes(json.dumps(raw).encode())
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*fields(), "x"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda c: st.lists(c, max_size=3),
+            max_leaves=5,
+        ),
+    )
+)
+def test_any_fields_are_accepted_or_refused_with_bad_info_file(data: dict[str, Any]) -> None:
+    try:
+        out = validate_fields(fields() | data)
+    except BadInfoFile:
+        return
+    assert set(out) == set(fields())
+
+
+def test_code_running_options_are_allowed_when_the_job_trusts_scripts() -> None:
+    check_extra(["-y", "--python", "rig.py", "--python-expr", "print(1)", "-t", "4"], trust_scripts=True)
+    with pytest.raises(BadInfoFile, match="runs code"):
+        check_extra(["-t", "4", "-y"], trust_scripts=False)
+
+
+def test_options_with_values_and_equals_forms() -> None:
+    check_extra(["-t", "4", "--engine=CYCLES", "--factory-startup", "-E", "BLENDER_WORKBENCH"], trust_scripts=False)
+    with pytest.raises(BadInfoFile, match="needs a value"):
+        check_extra(["--threads"], trust_scripts=False)
+
+
+def test_the_command_line_has_the_issue_s_shape() -> None:
+    f = fields(extra=["-t", "2"], after=["--cycles-device", "CPU"])
+    assert build_argv("/opt/blender/blender", "/mnt/d/shots/a.blend", f, 10, 37, 3) == [
+        "/opt/blender/blender", "-b", "/mnt/d/shots/a.blend", "-Y", "-S", "Main",
+        "-s", "10", "-e", "37", "-j", "3", "-t", "2", "-a", "--", "--cycles-device", "CPU",
+    ]  # fmt: skip
+
+
+def test_the_daemon_uses_its_own_blender_and_its_own_mount_of_the_spool(tmp_path: Path) -> None:
+    caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
+    argv = BlenderKind().argv(chunk(), Spool(tmp_path / "mnt"), caps)
+    assert argv[:3] == ["/opt/b/blender", "-b", str(tmp_path / "mnt" / "shots" / "a.blend")]
+    absolute = chunk(file="/shared/proj/a.blend")
+    assert BlenderKind().argv(absolute, Spool(tmp_path), caps)[2] == "/shared/proj/a.blend"
+
+
+def test_hosts_with_an_older_blender_or_without_scripts_leave_the_chunk() -> None:
+    kind = BlenderKind()
+    assert kind.refuse(chunk(), Capabilities(blender_version="3.4.1")) is None
+    assert kind.refuse(chunk(version=[3, 4]), Capabilities(blender_version="3.4.0")) is None
+    too_new = kind.refuse(chunk(version=[5, 0]), Capabilities(blender_version="3.4.1"))
+    assert too_new is not None and "saved by Blender 5.0" in too_new and "3.4.1" in too_new
+    assert kind.refuse(chunk(version=[4, 5]), Capabilities(blender_version="5.0.1")) is None
+    nothing = kind.refuse(chunk(), Capabilities(blender="blender-x", blender_version=None))
+    assert nothing is not None and "no working Blender" in nothing
+    scripts = chunk(trust_scripts=True, extra=["-y"])
+    refusal = kind.refuse(scripts, Capabilities(blender_version="3.4.1"))
+    assert refusal is not None and "--allow-scripts" in refusal
+    assert kind.refuse(scripts, Capabilities(blender_version="3.4.1", allow_scripts=True)) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "frame", "expected"),
+    [
+        ("r/main_####.png", 7, "r/main_0007.png"),
+        ("r/main_####.png", 12345, "r/main_12345.png"),
+        ("r/a_##_b_###.exr", 5, "r/a_##_b_005.exr"),
+        ("r##/x_#.png", 3, "r##/x_3.png"),
+        ("r/x_####.png", -2, "r/x_-0002.png"),
+    ],
+)
+def test_frame_file_replaces_the_last_hash_run_of_the_file_name(pattern: str, frame: int, expected: str) -> None:
+    assert frame_file(pattern, frame) == expected
+
+
+def test_movie_name_holds_the_range() -> None:
+    assert movie_stem("r/movie_####", 1, 30) == "r/movie_0001-0030"
+
+
+def test_frame_complete_needs_the_png_trailer(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    good.write_bytes(PNG.read_bytes())
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(PNG.read_bytes()[:-5])
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    exr = tmp_path / "x.exr"
+    exr.write_bytes(b"v/1\x01 anything")
+    assert frame_complete(good) and frame_complete(exr)
+    assert not frame_complete(cut) and not frame_complete(empty) and not frame_complete(tmp_path / "gone.png")
+    assert not frame_complete(tmp_path)
+
+
+class Run:
+    """A finished Blender run laid out on disk: the .blend, the frames, the log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "shots" / "render").mkdir(parents=True)
+        self.blend = root / "shots" / "a.blend"
+        self.blend.write_bytes(b"BLENDER")
+        os.utime(self.blend, ns=(1_000_000_000_000, 1_000_000_000_000))
+        self.log = root / "chunk.log"
+        self.log.write_text("renderd: argv [...'-S', 'Main'...]\nScene switch for render: 'Main' in file: 'x'\n")
+
+    def frame(self, n: int, data: bytes | None = None, old: bool = False) -> Path:
+        path = self.root / "shots" / "render" / f"main_{n:04d}.png"
+        path.write_bytes(PNG.read_bytes() if data is None else data)
+        if old:
+            os.utime(path, ns=(1_000, 1_000))
+        return path
+
+    def judge(self, info: ChunkInfo | None = None) -> str | None:
+        return BlenderKind().check_result(info or chunk(), Spool(self.root), self.log)
+
+
+def test_a_run_that_wrote_every_frame_succeeded(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    for n in (1, 2, 3):
+        run.frame(n)
+    assert run.judge() is None
+
+
+@pytest.mark.parametrize(
+    ("frame2", "reason"),
+    [
+        (None, "2 missing"),
+        (b"", "2 empty"),
+        (b"\x89PNG\r\n\x1a\n half", "2 incomplete"),
+        ("old", "2 older than the .blend"),
+    ],
+)
+def test_a_run_that_exited_0_without_every_frame_failed(tmp_path: Path, frame2: Any, reason: str) -> None:
+    run = Run(tmp_path)
+    run.frame(1)
+    run.frame(3)
+    if frame2 == "old":
+        run.frame(2, old=True)
+    elif frame2 is not None:
+        run.frame(2, frame2)
+    result = run.judge()
+    assert result is not None and "1 of 3 frame(s)" in result and reason in result
+
+
+def test_a_run_that_rendered_another_scene_failed(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    for n in (1, 2, 3):
+        run.frame(n)
+    run.log.write_text("Can't find scene: 'Main' in file: 'x'\nSaved: 'x'\n")
+    result = run.judge()
+    assert result is not None and "did not switch to scene 'Main'" in result
+    run.log.write_text("Scene switch for render: 'Main 2' in file: 'x'\n")
+    assert run.judge() is not None
+
+
+def test_a_video_chunk_needs_its_video(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    info = chunk(1, 30, movie=True, output="shots/render/movie_####")
+    assert run.judge(info) is not None
+    (tmp_path / "shots" / "render" / "movie_0001-0030.mp4").write_bytes(b"\0\0\0 ftypisom")
+    assert run.judge(info) is None
+
+
+def test_host_version_runs_blender_once_and_caches_it(tmp_path: Path) -> None:
+    fake = tmp_path / "blender"
+    counter = tmp_path / "runs"
+    fake.write_text(f"#!/bin/sh\necho run >> {counter}\necho 'Blender 4.2.3 LTS'\necho 'build date: x'\n")
+    fake.chmod(0o755)
+    assert host_version(str(fake), tmp_path / "cache") == "4.2.3"
+    assert host_version(str(fake), tmp_path / "cache") == "4.2.3"
+    assert counter.read_text().count("run") == 1
+    assert host_version(str(tmp_path / "no-such-blender"), tmp_path / "cache") is None
