@@ -22,6 +22,7 @@ setup(
         "click>=8.1.7",
         "blender-asset-tracer>=1.19",
         "zstandard>=0.22",
+        "rich>=13.7",
     ],
     extras_require={
         "test": [

@@ -55,9 +55,22 @@ def cli(ctx: click.Context, spool: Path | None) -> None:
 
 
 def _register() -> None:
-    from render_frontend.commands import add, control, host, hosts, install_service, log, priority, status, tail, wait
+    from render_frontend.commands import (
+        add,
+        clean,
+        control,
+        host,
+        hosts,
+        install_service,
+        log,
+        priority,
+        status,
+        tail,
+        top,
+        wait,
+    )
 
-    for module in (add, status, wait, hosts, host, tail, log, priority, install_service):
+    for module in (add, status, wait, hosts, host, tail, log, priority, top, clean, install_service):
         cli.add_command(module.command)
     for command in control.commands:
         cli.add_command(command)

@@ -61,6 +61,7 @@ NAME_RE = re.compile(rf"^{NAME}$")
 INFO_RE = re.compile(rf"^(?P<chunk>{NAME})\.info$")
 QUEUE_DIR_RE = re.compile(rf"^(?P<prio>\d{{3}})-(?P<submitted>\d{{13}})-(?P<job>{NAME})$")
 CLAIMED_RE = re.compile(rf"^(?P<chunk>{NAME})\.info@(?P<host>{NAME})\.(?P<pid>\d+)\.(?P<nonce>[0-9a-f]{{8}})$")
+ROTATED_RE = re.compile(rf"^{NAME}\.jsonl\.\d+$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 KINDS = ("command", "blender")
 
@@ -642,6 +643,20 @@ class Spool:
                 except FileNotFoundError:
                     continue
         return [path for _, path in sorted(found)]
+
+    def job_logs(self, job: str) -> list[Path]:
+        folder = self.job_dir(job) / "logs"
+        return [folder / n for n in _names(folder) if n.endswith(".log") and valid_name(n)]
+
+    def litter(self) -> dict[str, list[Path]]:
+        """What `render clean` may remove once old: rotated event logs, quarantined files (with their
+        reasons), lock files and leftovers of interrupted writes in tmp/."""
+        return {
+            "events": [self.root / "events" / n for n in _names(self.root / "events") if ROTATED_RE.match(n)],
+            "bad": [self.root / "bad" / n for n in _names(self.root / "bad")],
+            "locks": [self.root / "locks" / n for n in _names(self.root / "locks") if n.endswith(".lock")],
+            "tmp": [self.root / "tmp" / n for n in _names(self.root / "tmp")],
+        }
 
     def event_log_path(self, daemon: str) -> Path:
         """events/<daemon>.jsonl; rotated copies are <daemon>.jsonl.1, .2, ..."""

@@ -1,0 +1,120 @@
+"""`render clean [--older-than 7d]`: keep a spool small for years.
+
+Removes, once older than the limit: finished (done or cancelled) jobs with all their records
+and logs, logs of chunks that are done, rotated event logs, quarantined files, lock files and
+leftovers of interrupted writes.  Jobs are only removed for users who may change them (owner,
+root, admin group); the rest is farm litter anyone may sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from render_frontend.cli import Context, pass_ctx
+from render_frontend.farm import JobView, snapshot
+from renderd.access import may_change_job
+
+AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
+MIN_LITTER_AGE = 3600.0  # tmp/ and locks/ hold live files for seconds: never touch younger ones
+
+
+def parse_age(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    m = AGE_RE.match(value)
+    if m is None:
+        raise click.BadParameter("use a number and a unit: 90s, 30m, 12h, 7d, 2w (a bare number means days)")
+    return float(m[1]) * UNITS[m[2]]
+
+
+@click.command("clean")
+@click.option("--older-than", "age", default="7d", show_default=True, callback=parse_age,
+              help="Only what is older than this (s, m, h, d, w).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON (see docs/json.md).")
+@pass_ctx
+def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
+    """Remove finished jobs' records, old logs, rotated events, quarantined files and stale locks."""
+    spool = ctx.spool()
+    cutoff = time.time() - age
+    report: dict[str, Any] = {"dry_run": dry_run, "older_than": age, "jobs": [], "skipped_jobs": [],
+                              "files": {"logs": 0, "events": 0, "bad": 0, "locks": 0, "tmp": 0}, "bytes": 0}
+    farm = snapshot(spool)
+    groups = {str(r["admin_group"]) for r in farm.hosts.values() if isinstance(r.get("admin_group"), str)}
+    for view in farm.jobs.values():
+        if view.state in ("done", "cancelled") and _last_activity(view) < cutoff:
+            if not may_change_job(os.getuid(), os.getgid(), view.manifest.get("uid"), groups):
+                report["skipped_jobs"].append(view.job)
+                continue
+            report["bytes"] += _size(spool.job_dir(view.job))
+            report["jobs"].append(view.job)
+            if not dry_run:
+                spool.remove_job(view.job)
+        else:
+            finished = set(view.done) | set(view.cancelled)
+            chunk_of_log = re.compile(re.escape(view.job) + r"-\d+(?=\.)")
+            for path in spool.job_logs(view.job):
+                m = chunk_of_log.match(path.name)
+                if m is not None and m[0] in finished:  # failed and running chunks keep their logs
+                    _remove_if_old(path, cutoff, "logs", report, dry_run)
+    for kind, paths in spool.litter().items():
+        limit = min(cutoff, time.time() - MIN_LITTER_AGE) if kind in ("tmp", "locks") else cutoff
+        for path in paths:
+            _remove_if_old(path, limit, kind, report, dry_run)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    verb = "would remove" if dry_run else "removed"
+    files = ", ".join(f"{n} {k}" for k, n in report["files"].items() if n) or "no other files"
+    click.echo(f"{verb} {len(report['jobs'])} finished job(s) and {files} ({report['bytes'] / 2**20:.1f} MiB)",
+               err=True)
+    if report["skipped_jobs"]:
+        click.echo(f"left {len(report['skipped_jobs'])} finished job(s) of other users (only their owners, root "
+                   "or the admin group may remove them)", err=True)
+
+
+def _last_activity(view: JobView) -> float:
+    times = [view.manifest.get("created")]
+    times += [r.get("finished") for r in view.done.values()]
+    times += [r.get("time") for r in view.cancelled.values()]
+    return max((t for t in times if isinstance(t, (int, float))), default=0.0)
+
+
+def _size(path: Path) -> int:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not path.is_dir() or path.is_symlink():
+        return st.st_size
+    total = 0
+    for root, _, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _remove_if_old(path: Path, cutoff: float, kind: str, report: dict[str, Any], dry_run: bool) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if st.st_mtime >= cutoff:
+        return
+    report["bytes"] += _size(path)
+    report["files"][kind] += 1
+    if dry_run:
+        return
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
