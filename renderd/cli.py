@@ -92,6 +92,11 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--blender", default="blender", show_default=True, help="The Blender program this host renders with.")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
 @click.option(
+    "--chunk-slice",
+    metavar="SLICE",
+    help="Run chunks in this systemd slice, e.g. renderd-chunks.slice (needs systemd-run; docs/config.md).",
+)
+@click.option(
     "--socket",
     "socket_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -117,6 +122,7 @@ def main(
     when: str,
     blender: str,
     no_watch: bool,
+    chunk_slice: str | None,
     socket_path: Path | None,
     admin_group: str | None,
     verbose: bool,
@@ -150,6 +156,7 @@ def main(
         grace=grace,
         blender=blender,
         watch=not no_watch,
+        chunk_slice=chunk_slice,
         socket=socket_path,
         admin_group=admin_group,
         **daemon_policy(when, idle),

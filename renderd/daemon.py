@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from renderd import blender, claim, host, protocol, sdnotify
+from renderd import blender, chunkslice, claim, host, protocol, sdnotify
 from renderd.access import may_change_job
 from renderd.errors import BadInfoFile
 from renderd.eventlog import EventLog
@@ -51,6 +51,7 @@ class DaemonConfig:
     grace: float = 10.0
     blender: str = "blender"
     watch: bool = True
+    chunk_slice: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # the idle policy (its `when` is ours)
     idle_signals: list[str] = field(default_factory=list)
     activity_path: Path | None = None
@@ -104,7 +105,8 @@ class Daemon:
         )
         if self.caps.blender_version is None:
             log.warning("no working Blender (%r): this host leaves Blender chunks to others", self.cfg.blender)
-        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)))
+        self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
+        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)), self.spawner_prefix)
         self.runner = Runner(self.spawner, self.cfg.grace)
         self.policy = HostPolicy.build(
             replace(self.cfg.policy, when=self.cfg.when),
@@ -459,7 +461,7 @@ class Daemon:
         for run in list(self.runs.values()):
             del self.runs[run.token]
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
-        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)))
+        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)), self.spawner_prefix)
         self.runner.spawner = self.spawner
 
     def _finish(self, run: Run, msg: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from renderd import launcher
@@ -46,11 +46,11 @@ def main() -> None:
 class Spawner:
     """Daemon side: starts the spawner process and relays its messages to `on_message`."""
 
-    def __init__(self, on_message: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, on_message: Callable[[dict[str, Any]], None], prefix: Sequence[str] = ()) -> None:
         self._on_message = on_message
         # Started from the main thread: PR_SET_PDEATHSIG follows the thread that forked.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "renderd.spawner", str(os.getpid())],
+            [*prefix, sys.executable, "-m", "renderd.spawner", str(os.getpid())],  # prefix: chunkslice.py
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,

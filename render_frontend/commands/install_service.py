@@ -140,6 +140,7 @@ def _install_user(plan: Plan, renderd: Path, spool: Path, no_start: bool) -> Non
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     units = base / "systemd" / "user"
     plan.write(units / "renderd.service", unit_text("user/renderd.service", renderd, spool))
+    plan.write(units / "renderd-chunks.slice", unit_text("renderd-chunks.slice", renderd, spool))
     plan.write(base / "renderd" / "config.toml", config_text(spool), keep_existing=True)
     _write_man_pages(plan, Path.home() / ".local" / "share" / "man" / "man1")
     plan.run("systemctl", "--user", "daemon-reload")
