@@ -65,7 +65,6 @@ EXTRA_OPTIONS: dict[str, int] = {
     "--disable-abort-handler": 0,
     "--gpu-backend": 1,
     "--log-level": 1,
-    "--noaudio": 0,
     "-noaudio": 0,
 }
 # Options that run code: only for jobs with trust_scripts, on daemons with --allow-scripts.
@@ -77,6 +76,8 @@ SCRIPT_OPTIONS: dict[str, int] = {
     "--python-text": 1,
     "--python-expr": 1,
     "--python-exit-code": 1,
+    "--python-console": 0,
+    "--python-use-system-env": 0,
     "--addons": 1,
     "--app-template": 1,
 }
