@@ -234,7 +234,7 @@ def job_base(
         "trust_scripts": fields["trust_scripts"],
     }
     key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
-    return f"{slug(info.path.name)}-{key[:10]}"
+    return f"{slug(info.path.name)}-{key[:8]}"
 
 
 def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
