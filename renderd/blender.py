@@ -47,6 +47,7 @@ MAX_SCENE = 256
 MAX_ARGS = 64
 VERSION_RE = re.compile(r"^Blender (\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
 HASHES_RE = re.compile(r"#+")
+LOG5_PREFIX = r"(?:\d+:)?\d+:\d+(?:\.\d+)?\s+[\w.]+\s+\|\s?"
 LOG_LIMIT = 8 * 1024 * 1024
 
 # Blender options a job may add before `-a`: name -> number of values it takes.
@@ -347,7 +348,7 @@ class BlenderKind:
                 text = fh.read(LOG_LIMIT).decode("utf-8", errors="replace")
         except OSError as err:
             return f"cannot read the log: {err.strerror}"
-        if f"\nScene switch for render: '{scene}' in file:" not in "\n" + text:
+        if not scene_switched(text, scene):
             return f"Blender did not switch to scene {scene!r} (no such scene in the file?): it rendered another"
         try:
             blend_mtime = on_this_host(spool.root, fields["file"]).stat().st_mtime_ns
@@ -366,6 +367,13 @@ class BlenderKind:
             return None
         shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
         return f"Blender exited 0 but {len(problems)} of {len(info.frames)} frame(s) are not rendered: {shown}"
+
+
+def scene_switched(log_text: str, scene: str) -> bool:
+    """Blender's `Scene switch for render: 'SCENE' in file: ...` line, at a line's start (Blender 5
+    prefixes its log lines with a time and a channel: `00:00.100  scene  | Scene switch ...`)."""
+    line = re.compile(rf"^(?:{LOG5_PREFIX})?Scene switch for render: '{re.escape(scene)}' in file:", re.MULTILINE)
+    return line.search(log_text) is not None
 
 
 def _fields(info: ChunkInfo) -> dict[str, Any]:

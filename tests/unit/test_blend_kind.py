@@ -19,6 +19,7 @@ from renderd.blender import (
     frame_file,
     host_version,
     movie_stem,
+    scene_switched,
     validate_fields,
 )
 from renderd.errors import BadInfoFile
@@ -255,6 +256,14 @@ def test_a_run_that_rendered_another_scene_failed(tmp_path: Path) -> None:
     assert result is not None and "did not switch to scene 'Main'" in result
     run.log.write_text("Scene switch for render: 'Main 2' in file: 'x'\n")
     assert run.judge() is not None
+
+
+def test_the_scene_switch_line_of_blender_3_4_and_5_x() -> None:
+    assert scene_switched("Read blend: x\nScene switch for render: 'Alt Shot' in file: '/a b.blend'\n", "Alt Shot")
+    assert scene_switched("00:00.012  scene            | Scene switch for render: 'Main' in file: 'x'\n", "Main")
+    assert not scene_switched("renderd: argv ['Scene switch for render: 'Main' in file:']\n", "Main")
+    assert not scene_switched("Scene switch for render: 'Main.001' in file: 'x'\n", "Main")
+    assert not scene_switched("Scene switch for render: 'M' in file: 'x'\n", ".")
 
 
 def test_a_video_chunk_needs_its_video(tmp_path: Path) -> None:
