@@ -57,6 +57,7 @@ def cli(ctx: click.Context, spool: Path | None) -> None:
 def _register() -> None:
     from render_frontend.commands import (
         add,
+        addon,
         clean,
         control,
         host,
@@ -70,7 +71,7 @@ def _register() -> None:
         wait,
     )
 
-    for module in (add, status, wait, hosts, host, tail, log, priority, top, clean, install_service):
+    for module in (add, status, wait, hosts, host, tail, log, priority, top, clean, install_service, addon):
         cli.add_command(module.command)
     for command in control.commands:
         cli.add_command(command)

@@ -1,0 +1,63 @@
+"""The Blender add-on in real Blender (background mode): install the zip, enable it, send a file."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers.daemons import BIN, render
+
+HERE = Path(__file__).parent
+FIXTURE = HERE.parent / "fixtures" / "blend" / "render_b34.blend"
+ADDON = HERE.parents[1] / "render_frontend" / "blender_addon" / "__init__.py"
+
+pytestmark = [
+    pytest.mark.blender,
+    pytest.mark.skipif(shutil.which("blender") is None, reason="needs the `blender` program (CI installs it)"),
+]
+
+
+def test_send_to_renderd_queues_the_open_file(spool: Path, tmp_path: Path) -> None:
+    blend = spool / "shots" / "shot.blend"
+    blend.parent.mkdir()
+    shutil.copy(FIXTURE, blend)
+    zip_path = Path(render(spool, "addon", "build", "--output", str(tmp_path)).stdout.strip())
+    out = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDERD")}
+    env.update(BLENDER_USER_SCRIPTS=str(tmp_path / "scripts"), BLENDER_USER_CONFIG=str(tmp_path / "config"))
+    argv = ["blender", "-b", str(blend), "--factory-startup", "--python", str(HERE / "addon_driver.py"), "--"]
+    proc = subprocess.run(
+        [*argv, str(zip_path), str(BIN / "render"), str(spool), str(out)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0 and out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["submit"] == ["FINISHED"] and result["refresh"] == ["FINISHED"]
+    assert not result["is_dirty"]  # the file was saved before it was sent
+    assert result["unsaved"].startswith("Error: Save the file first")
+    assert not {"click", "filelock", "blender_asset_tracer"} & {m.split(".")[0] for m in result["modules"]}
+
+    job = result["last_job"]
+    status = json.loads(render(spool, "status", job, "--json").stdout)["jobs"][0]
+    assert status["priority"] == 70 and status["chunks"]["total"] == 3 and status["chunks"]["queued"] == 3
+    queued = sorted(p.name for p in (spool / "queue").rglob("*.info"))
+    assert queued == [f"{job}-{n:04d}.info" for n in (1, 2, 3)]
+    assert result["readout"][0] == f"{job}: queued"
+    assert result["readout"][1].startswith("chunks 0/3 done, 0 running, 3 queued")
+    assert result["readout"][-1] == "hosts: 0 live, 0 busy, 0 offline"
+
+
+def test_the_addon_imports_only_what_blender_has() -> None:
+    tree = ast.parse(ADDON.read_text())
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported <= {"bpy", "json", "os", "shutil", "subprocess"}
