@@ -82,6 +82,7 @@ SCRIPT_OPTIONS: dict[str, int] = {
     "--addons": 1,
     "--app-template": 1,
 }
+PYTHON_RUNNERS = frozenset({"-P", "--python", "--python-text", "--python-expr"})
 # Cycles reads these after Blender's own `--`; `render add` moves them there.
 AFTER_OPTIONS: dict[str, int] = {"--cycles-device": 1, "--cycles-print-stats": 0}
 
@@ -243,7 +244,10 @@ def frame_problem(path: Path, newer_than_ns: int) -> str | None:
 
 def build_argv(blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int) -> list[str]:
     argv = [blender, "-b", blend, "-Y", "-S", fields["scene"], "-s", str(start), "-e", str(end), "-j", str(step)]
-    argv += [*fields["extra"], "-a"]
+    extra = list(fields["extra"])
+    if any(word.split("=", 1)[0] in PYTHON_RUNNERS for word in extra) and "--python-exit-code" not in extra:
+        extra = ["--python-exit-code", "1", *extra]  # else a failing script still exits 0
+    argv += [*extra, "-a"]
     if fields["after"]:
         argv += ["--", *fields["after"]]
     return argv

@@ -35,10 +35,13 @@ def logs(spool: Path, job: str) -> str:
     return "".join(p.read_text(errors="replace") for p in sorted((spool / "jobs" / job / "logs").iterdir()))
 
 
-def test_a_three_frame_cycles_chunk_is_rendered_by_real_blender(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+def test_a_three_frame_cycles_chunk_is_rendered_by_real_blender(spool: Path, tmp_path: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
     job = add_blend(spool, "render_b34.blend")
     assert [(c["scene"], c["start"], c["end"]) for c in job["chunks"]] == [("Shot", 1, 3)]
-    start_daemon("a", *DAEMON)
+    elsewhere = tmp_path / "mnt" / "render-spool"  # this host mounts the share at another path
+    elsewhere.parent.mkdir()
+    elsewhere.symlink_to(spool)
+    start_daemon("a", *DAEMON, spool_path=elsewhere)
     waited = wait(spool, job["job"])
     assert waited.returncode == 0, waited.stderr + logs(spool, job["job"])
     frames = spool / "shots" / "frames"
@@ -47,8 +50,8 @@ def test_a_three_frame_cycles_chunk_is_rendered_by_real_blender(spool: Path, sta
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert leftover_info_files(spool) == []
     text = logs(spool, job["job"])
-    assert "Scene switch for render: 'Shot'" in text
-    assert all(f"Saved: '{frames / f'shot_{n:04d}.png'}'" in text for n in (1, 2, 3))
+    assert f"Scene switch for render: 'Shot' in file: '{elsewhere}/shots/render_b34.blend'" in text
+    assert all(f"Saved: '{elsewhere}/shots/frames/shot_{n:04d}.png'" in text for n in (1, 2, 3))
     assert "renderd: done in" in text
     done = json.loads((spool / "jobs" / job["job"] / "done" / f"{job['chunks'][0]['chunk']}.json").read_text())
     assert done["frames"] == 3
@@ -97,3 +100,12 @@ def test_a_file_from_a_newer_blender_is_left_for_hosts_that_have_one(spool: Path
     assert len(list((spool / "queue").rglob("*.info"))) == 1
     assert list((spool / "bad").iterdir()) == []
     assert "saved by Blender 5.0" in daemon.output()
+
+
+def test_a_host_without_blender_leaves_blender_jobs(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    job = add_blend(spool, "render_b34.blend")
+    daemon = start_daemon("nob", *DAEMON, "--blender", str(spool / "no-such-blender"))
+    assert json.loads((spool / "hosts" / "nob.json").read_text())["blender_version"] is None
+    waited = wait(spool, job["job"], timeout=3)
+    assert waited.returncode == 3 and "no live daemon may run" in waited.stderr
+    assert "no working Blender" in daemon.output()

@@ -141,6 +141,14 @@ def test_the_command_line_has_the_issue_s_shape() -> None:
     ]  # fmt: skip
 
 
+def test_a_script_job_fails_on_a_python_error() -> None:
+    f = fields(trust_scripts=True, extra=["-y", "--python", "rig.py"])
+    assert build_argv("blender", "a.blend", f, 1, 1, 1)[12:] == [
+        "--python-exit-code", "1", "-y", "--python", "rig.py", "-a"]  # fmt: skip
+    f = fields(trust_scripts=True, extra=["--python-exit-code", "3", "-P", "rig.py"])
+    assert build_argv("blender", "a.blend", f, 1, 1, 1)[12:] == ["--python-exit-code", "3", "-P", "rig.py", "-a"]
+
+
 def test_the_daemon_uses_its_own_blender_and_its_own_mount_of_the_spool(tmp_path: Path) -> None:
     caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
     argv = BlenderKind().argv(chunk(), Spool(tmp_path / "mnt"), caps)
