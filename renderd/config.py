@@ -28,7 +28,7 @@ ENVVAR = "RENDERD_CONFIG"
 SYSTEM_FILE = Path("/etc/renderd/renderd.toml")
 TABLES = ("renderd", "render")
 # Parameters that are actions of one run, not settings.
-NOT_SETTINGS = frozenset({"help", "version", "config", "print_config"})
+NOT_SETTINGS = frozenset({"help", "version", "config", "print_config", "check"})
 _META_PATH = "renderd.config.path"
 _META_PRINT = "renderd.config.print"
 

@@ -42,6 +42,7 @@ MAY_START = "may start chunks"
 FAST_TICK = 0.25
 SLOW_TICK = 1.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 # --------------------------------------------------------------------------- schedule
@@ -83,17 +84,23 @@ class Schedule:
         return False
 
 
+def _day(word: str, part: str) -> int:
+    """`mon` or `monday` -> 0."""
+    for index, day in enumerate(DAYS):
+        if word == day or word == FULL_DAYS[index]:
+            return index
+    raise ValueError(f"unknown day {word!r} in {part!r}: use {', '.join(DAYS)}")
+
+
 def _parse_window(part: str) -> Window:
-    m = re.fullmatch(r"(?:([a-z]{3})(?:-([a-z]{3}))?)?\s*(?:(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2}))?", part)
+    m = re.fullmatch(r"(?:([a-z]+)(?:-([a-z]+))?)?\s*(?:(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2}))?", part)
     if m is None or not part:
         raise ValueError(f"cannot read {part!r}: use e.g. 'mon-fri 19:00-08:00' or 'sat-sun'")
     first, last, h1, m1, h2, m2 = m.groups()
     if first is None:
         days = frozenset(range(7))
     else:
-        if first not in DAYS or (last is not None and last not in DAYS):
-            raise ValueError(f"unknown day in {part!r}: use {', '.join(DAYS)}")
-        a, b = DAYS.index(first), DAYS.index(last or first)
+        a, b = _day(first, part), _day(last or first, part)
         days = frozenset((a + i) % 7 for i in range((b - a) % 7 + 1))
     if h1 is None:
         return Window(days, 0, 24 * 60)

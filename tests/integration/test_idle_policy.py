@@ -235,3 +235,41 @@ def test_host_command_refuses_an_unknown_host_in_one_line(spool: Path, start_dae
     assert out.stderr.strip().splitlines() == [f"Error: no host 'nosuch' in {spool} (hosts: a)"]
     bad = render(spool, "host", "sleep", "a", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_renderd_check_reports_signals_priorities_and_the_spools_disk(spool: Path, tmp_path: Path) -> None:
+    activity = tmp_path / "sensor"
+    activity.touch()
+    renderd = Path(sys.executable).parent / "renderd"
+    out = subprocess.run(
+        [str(renderd), "--check", "--spool", str(spool), "--activity-path", str(activity), "--idle-signals", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "owner-activity signals (used: cpu):"
+    by_signal = {line.split()[0]: line for line in lines[1:6]}
+    assert set(by_signal) == {"logind", "input", "tty", "cpu", "path"}
+    assert "works" in by_signal["cpu"] and "[not used]" in by_signal["tty"]
+    assert "works" in by_signal["path"] and str(activity) in by_signal["path"]
+    assert "chunk priorities: SCHED_IDLE, nice 19, I/O class idle (all work)" in lines
+    spool_line = next(line for line in lines if line.strip().startswith("spool "))
+    assert str(spool) in spool_line and ("bfq" in spool_line or "network" in spool_line or "block device" in spool_line)
+
+
+def test_bad_policy_options_are_one_clear_line(spool: Path) -> None:
+    renderd = Path(sys.executable).parent / "renderd"
+    for option, value, words in (
+        ("--schedule", "funday 9:00-17:00", "unknown day"),
+        ("--min-free-mem", "lots", "is not a size"),
+        ("--idle-signals", "mouse", "unknown signal"),
+        ("--idle-after", "-1", "-1"),
+    ):
+        out = subprocess.run(
+            [str(renderd), "--spool", str(spool), option, value], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 2, (option, out.stderr)
+        assert words in out.stderr and "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for")
