@@ -6,7 +6,7 @@ unpacked to a temporary file first), so a scene list costs tens of milliseconds 
 
 - `SC` blocks, one per scene: `id.name` (minus its 2-byte `SC` prefix), `r.sfra`, `r.efra`,
   `r.frame_step`, `r.pic` (output path), `r.im_format.imtype`, `r.engine`, `r.xsch`, `r.ysch`,
-  `r.size` (percentage), `r.mode` (Overwrite/Placeholders), `r.scemode` (file extensions), `camera`;
+  `r.size` (percentage), `r.mode` (Overwrite), `r.scemode` (file extensions), `camera`;
 - `REND` blocks, which Blender writes on every save for the scenes that are to be rendered
   (the active scene plus scenes flagged for background rendering): `int sfra, efra;
   char scene_name[]` (64 bytes before 5.0, 256 since);
@@ -31,7 +31,6 @@ from renderd.errors import RenderdError
 logging.getLogger("blender_asset_tracer").setLevel(logging.ERROR)
 
 R_NO_OVERWRITE = 1 << 22
-R_TOUCH = 1 << 23
 R_EXTENSION = 1 << 4
 
 # r.im_format.imtype -> (name, file extensions Blender accepts; the first is the one it adds)
@@ -76,20 +75,6 @@ class Scene:
     percentage: int
     camera: bool
     overwrite: bool
-    placeholders: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scene": self.name,
-            "start": self.start,
-            "end": self.end,
-            "step": self.step,
-            "output": self.output_pattern,
-            "engine": self.engine,
-            "file_format": self.file_format,
-            "resolution": [*self.resolution, self.percentage],
-            "camera": self.camera,
-        }
 
 
 @dataclass(frozen=True)
@@ -233,7 +218,6 @@ def _scene(block: Any, blend: Path) -> Scene:
         percentage=int(get(b"r", b"size", default=100)),
         camera=bool(get(b"camera", default=0)),
         overwrite=not mode & R_NO_OVERWRITE,
-        placeholders=bool(mode & R_TOUCH),
     )
 
 

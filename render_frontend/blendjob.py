@@ -71,9 +71,6 @@ class Plan:
             for s, e in p.chunks
         ]
 
-    def frames(self) -> int:
-        return sum(len(range(s, e + 1, p.step)) for p in self.scenes for s, e in p.chunks)
-
 
 # --------------------------------------------------------------------------- paths
 

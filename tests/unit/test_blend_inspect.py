@@ -36,7 +36,7 @@ def test_every_scene_with_its_range_step_output_engine_and_camera(tag: str, name
     assert (main.engine, alt.engine, nocam.engine) == ("CYCLES", "BLENDER_WORKBENCH", "BLENDER_EEVEE")
     assert main.resolution == (64, 36) and main.percentage == 50
     assert main.camera and alt.camera and movie.camera and not nocam.camera
-    assert main.overwrite and not main.placeholders
+    assert main.overwrite
 
 
 @pytest.mark.parametrize("tag", VERSIONS)
