@@ -105,6 +105,8 @@ DEP_KINDS = {b"LI": "library", b"IM": "image", b"MC": "movie clip", b"SO": "soun
 
 def inspect(path: Path) -> BlendInfo:
     """Read a .blend's scenes; BlendError (path and reason) if it is not a readable .blend."""
+    if path.exists() and not path.is_file():
+        raise BlendError("not a .blend file (not a regular file)", path)  # a FIFO would block the reader
     try:
         bfile = blendfile.BlendFile(path)
     except bat_errors.BlendFileError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -94,8 +95,12 @@ def test_a_truncated_blend_is_an_error_not_a_crash(tmp_path: Path) -> None:
 def test_missing_file_and_folder_are_errors_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(BlendError, match="No such file or directory"):
         inspect(tmp_path / "nowhere.blend")
-    with pytest.raises(BlendError, match="Is a directory"):
+    with pytest.raises(BlendError, match="not a regular file"):
         inspect(tmp_path)
+    fifo = tmp_path / "pipe.blend"
+    os.mkfifo(fifo)
+    with pytest.raises(BlendError, match="not a regular file"):
+        inspect(fifo)
 
 
 @pytest.mark.parametrize("tag", VERSIONS)
