@@ -47,10 +47,10 @@ def command(ctx: Context, as_json: bool) -> None:
         f"{'HOST':20} {'STATE':10} {'CPU':>3} {'LOAD':>5} {'MEM FREE':>15} {'SWAP FREE':>15} {'BEAT':>6}  CHUNKS"
     )
     for r in rows:
-        load = r.get("load") or [0]
+        load: Any = r.get("load") if isinstance(r.get("load"), list) and r.get("load") else [0]
         chunks = ",".join(str(c.get("chunk")) for c in r.get("chunks") or [] if isinstance(c, dict))
-        click.echo(
-            f"{r['name']:20} {r['state']:10} {r.get('cpus', '?'):>3} {load[0]:>5} "
+        click.echo(  # !s on each field: a host record is hostile input like any file in the spool
+            f"{r['name']:20} {r['state']!s:10} {r.get('cpus', '?')!s:>3} {load[0]!s:>5} "
             f"{_gib(r.get('mem_free')) + '/' + _gib(r.get('mem_total')):>15} "
             f"{_gib(r.get('swap_free')) + '/' + _gib(r.get('swap_total')):>15} "
             f"{str(r['heartbeat_age']) + 's':>6}  {chunks or '-'}"

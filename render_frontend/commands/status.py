@@ -9,7 +9,7 @@ import click
 
 from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
-from render_frontend.farm import snapshot, who_can_run
+from render_frontend.farm import JobView, snapshot, who_can_run
 
 
 @click.command("status")
@@ -24,7 +24,7 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
     farm = snapshot(spool, job)
     if job is not None and job not in farm.jobs:
         raise click.ClickException(f"no job {job!r} in {spool.root}")
-    views = sorted(farm.jobs.values(), key=lambda v: v.manifest.get("created", 0))
+    views = sorted(farm.jobs.values(), key=_created)
     missing = {v.job: v.missing_frames(v.vanished(spool.root)) for v in views} if list_frames else {}
     if as_json:
         out = [v.to_json() | ({"missing_frames": missing[v.job]} if list_frames else {}) for v in views]
@@ -45,6 +45,11 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
             click.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
             click.echo(f"  ! no live daemon may run this job's {v.manifest.get('kind')} chunks")
+
+
+def _created(view: JobView) -> float:
+    created = view.manifest.get("created")  # a hostile manifest may hold anything
+    return float(created) if isinstance(created, (int, float)) else 0.0
 
 
 def _duration(s: Any) -> str:

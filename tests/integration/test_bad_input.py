@@ -77,8 +77,9 @@ def snapshot(path: Path) -> tuple[int, int, bytes | str]:
 
 
 def quarantined(spool: Path) -> dict[str, Path]:
-    """bad/<name>.<nonce> -> the original name."""
-    return {p.name.rsplit(".", 1)[0]: p for p in (spool / "bad").iterdir() if not p.name.endswith(".reason")}
+    """The original name -> bad/<name>.<nonce>, once its .reason is written beside it (just after the move)."""
+    names = set(os.listdir(spool / "bad"))
+    return {n.rsplit(".", 1)[0]: spool / "bad" / n for n in names if f"{n}.reason" in names}
 
 
 def test_daemon_quarantines_each_hostile_info_file_with_its_reason_and_keeps_running(
@@ -114,6 +115,7 @@ def test_daemon_quarantines_each_hostile_info_file_with_its_reason_and_keeps_run
 
     bad = quarantined(spool)
     assert set(bad) == set(expected), "only the hostile files are quarantined"
+    assert len(os.listdir(spool / "bad")) == 2 * len(expected), "one .reason per quarantined file, nothing else"
     for name, words in expected.items():
         reason = bad[name].with_name(bad[name].name + ".reason").read_text()
         assert words in reason, f"{name}: {reason!r}"
@@ -162,3 +164,37 @@ def test_queue_folder_that_is_a_symlink_out_of_the_spool_is_quarantined_and_its_
     job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "good"])
     assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
     assert daemon.alive() and os.listdir(outside) == ["linked-0001.info"]
+
+
+HOSTILE_MANIFESTS = {
+    "evil-1": {"job": "evil-1", "created": "yesterday", "chunks": "x", "kind": ["a"], "priority": "hi"},
+    "evil-2": {"job": "evil-2", "created": 1e300, "chunks": [1, None, {"chunk": 5}], "frames": "many", "name": 7},
+    "evil-3": [1, 2, 3],
+}
+HOSTILE_HOSTS = {
+    "x": {"name": "x", "heartbeat": 1e300, "load": 5, "chunks": "abc", "cpus": [1], "mem_free": "lots", "state": None},
+    "y": [1, 2],
+    "z": {"heartbeat": "now", "load": [], "chunks": [None, {"chunk": []}], "pid": "me", "slots": "two"},
+}
+
+
+def test_front_end_reads_hostile_manifests_and_host_records_without_a_traceback(
+    spool: Path,
+    markers: Path,
+    start_daemon,  # type: ignore[no-untyped-def]
+) -> None:
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "good"])
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+    for name, manifest in HOSTILE_MANIFESTS.items():
+        (spool / "jobs" / name).mkdir()
+        (spool / "jobs" / name / "manifest.json").write_text(json.dumps(manifest))
+    for name, record in HOSTILE_HOSTS.items():
+        (spool / "hosts" / f"{name}.json").write_text(json.dumps(record))
+    for args in (("status",), ("status", "--json"), ("hosts",), ("hosts", "--json"), ("status", job["job"])):
+        out = render(spool, *args, check=False)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, (args, out.stderr)
+    assert job["job"] in render(spool, "status").stdout
+    for name in HOSTILE_MANIFESTS:
+        out = render(spool, "wait", name, "--timeout", "5", check=False)
+        assert "Traceback" not in out.stderr, out.stderr
