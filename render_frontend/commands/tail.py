@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import Follower
 from renderd import protocol
@@ -29,7 +30,7 @@ FAILED_LOG_LINES = 5
 @click.option("--socket", "sockets", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Follow this daemon socket (repeatable; default: every local daemon of the spool).")
 @click.option("--farm", is_flag=True, help="Follow every host's event log in the spool instead of local sockets.")
-@click.option("--job", help="Only this job's events.")
+@click.option("--job", help="Only this job's events.", shell_complete=completion.jobs)
 @click.option("-n", "--lines", default=10, show_default=True, type=click.IntRange(0),
               help="With --farm: events of the recent past to show first, per host.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")

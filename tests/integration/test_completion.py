@@ -25,6 +25,7 @@ def test_job_ids_complete_from_the_spool(spool: Path) -> None:
     beta = add_job(spool, "1-2", ["true"], "--name", "beta")["job"]
     assert sorted(complete("render", f"render --spool {spool} status ")) == sorted([alpha, beta])
     assert complete("render", f"render wait {alpha[:3]}", spool=spool) == [alpha]
+    assert complete("render", f"render tail --job {beta[:3]}", spool=spool) == [beta]
 
 
 def test_host_names_complete_from_the_spool(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
@@ -45,3 +46,11 @@ def test_both_programs_print_a_completion_script() -> None:
         script = subprocess.run([str(BIN / prog)], capture_output=True, text=True, env=env, timeout=60).stdout
         assert f"_{prog}_completion" in script and "complete -o nosort -F" in script
     assert "--slots" in complete("renderd", "renderd --sl")
+
+
+def test_both_programs_tell_their_version() -> None:
+    from renderd import __version__
+
+    for prog in ("render", "renderd"):
+        out = subprocess.run([str(BIN / prog), "--version"], capture_output=True, text=True, timeout=60).stdout
+        assert out.strip() == f"{prog}, version {__version__}"
