@@ -33,7 +33,12 @@ def test_system_unit_and_slice_install_enable_and_verify(tmp_path: Path, spool: 
     text = unit.read_text()
     assert f"ExecStart={BIN / 'renderd'}\n" in text and f"RequiresMountsFor={spool}\n" in text
     assert "Type=notify" in text and "WatchdogSec=" in text and "User=renderd" in text
-    assert "MemoryDenyWriteExecute" not in text.split("# Left out on purpose:")[0]
+    settings = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    # Each of these breaks rendering: W+X memory for Blender's JIT and kernel compilers, GPU devices
+    # (ProtectClock implies DeviceAllow, which closes all devices not listed), files in homes and /tmp.
+    breaks = {"MemoryDenyWriteExecute", "PrivateDevices", "ProtectClock", "DeviceAllow", "DevicePolicy"}
+    assert not settings & (breaks | {"ProtectHome", "PrivateTmp", "SystemCallFilter", "CPUWeight", "Nice"})
+    assert {"NoNewPrivileges", "ProtectSystem", "Restart", "KillMode", "EnvironmentFile"} <= settings
     assert (root / "etc/systemd/system/multi-user.target.wants/renderd.service").is_symlink()
     config = root / "etc/renderd/renderd.toml"
     assert f'spool = "{spool}"' in config.read_text()
