@@ -1,8 +1,9 @@
 """What a .blend file renders, read without starting Blender: the only module that imports BAT.
 
-blender-asset-tracer reads the file's header and block index (gzip and zstd files are
-unpacked to a temporary file first), so a scene list costs tens of milliseconds where
-`blender -b` costs a second.  The fields (Blender's DNA names):
+blender-asset-tracer reads the file's header and block index, so a scene list costs tens of
+milliseconds where `blender -b` costs a second. Zstd files (Blender 3.0+) are read through
+their seek table, unpacking only the frames that are read (zstd_frames.py); gzip files, and
+zstd files without a seek table, are unpacked to a temporary file by BAT first.  The fields (Blender's DNA names):
 
 - `SC` blocks, one per scene: `id.name` (minus its 2-byte `SC` prefix), `r.sfra`, `r.efra`,
   `r.frame_step`, `r.pic` (output path), `r.im_format.imtype`, `r.engine`, `r.xsch`, `r.ysch`,
@@ -15,16 +16,20 @@ unpacked to a temporary file first), so a scene list costs tens of milliseconds 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import zstandard
 from blender_asset_tracer import blendfile, trace
 from blender_asset_tracer.blendfile import exceptions as bat_errors
 
+from render_frontend.zstd_frames import NotSeekable, ZstdFrames
 from renderd.errors import RenderdError
 
 # BAT logs a warning for every missing file it meets; `render add` reports them itself.
@@ -108,10 +113,10 @@ def inspect(path: Path) -> BlendInfo:
     if path.exists() and not path.is_file():
         raise BlendError("not a .blend file (not a regular file)", path)  # a FIFO would block the reader
     try:
-        bfile = blendfile.BlendFile(path)
+        bfile = _open(path)
     except bat_errors.BlendFileError as err:
         raise BlendError(f"not a .blend file ({err.args[0]})", path) from None
-    except (OSError, EOFError, struct.error, ValueError, KeyError) as err:
+    except (OSError, EOFError, struct.error, ValueError, KeyError, zlib.error, zstandard.ZstdError) as err:
         raise BlendError(f"cannot read it as a .blend file ({_reason(err)})", path) from None
     try:
         return _read(bfile, path)
@@ -121,6 +126,23 @@ def inspect(path: Path) -> BlendInfo:
         raise BlendError(f"unexpected .blend content ({_reason(err)})", path) from None
     finally:
         bfile.close()
+
+
+class _LazyBlendFile(blendfile.BlendFile):
+    """BAT's BlendFile over a zstd file's frames: only the frames it reads are unpacked."""
+
+    def _open_file(self, path: Path, mode: str) -> IO[bytes]:
+        raw = ZstdFrames(path)
+        self.filepath = self.raw_filepath = path
+        self.is_compressed = True
+        return io.BufferedReader(raw, 1 << 16)
+
+
+def _open(path: Path) -> blendfile.BlendFile:
+    try:
+        return _LazyBlendFile(path)
+    except NotSeekable:  # plain, gzip, or zstd without a seek table: BAT unpacks it whole
+        return blendfile.BlendFile(path)
 
 
 def dependencies(path: Path) -> list[Dependency]:
