@@ -159,7 +159,7 @@ def latency(rounds: int) -> None:
             "--idle-after",
             "0",
             "--resume-after",
-            "0.3",
+            "1.5",  # long enough that a poll of /proc on a loaded machine cannot miss the stopped state
             "--max-suspend",
             "3600",
         ]
@@ -185,7 +185,7 @@ def latency(rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--latency-rounds", type=int, default=40)
+    parser.add_argument("--latency-rounds", type=int, default=30)
     parser.add_argument("--work", type=int, default=3_000_000)
     args = parser.parse_args()
     print(f"# {NCPU} cores; load before: {os.getloadavg()[0]:.2f}", flush=True)

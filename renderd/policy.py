@@ -285,19 +285,19 @@ class HostPolicy:
         memory = self.memory.read()
         if memory.swapping:
             self.last_swap = wall
+        self.owner.set_farm([pid for r in runs.values() for pid in (r.launcher, r.program) if pid is not None])
         activity = self.owner.sample(wall, urgent=bool(runs))
         obs = Observation(wall, activity, memory, self.last_swap, self.control, dt.datetime.now())
-        for token in set(self.states) - set(runs):
+        # Runs being stopped (time limit, lost lease, cancel, preemption) are the launcher's now.
+        live = {t: r for t, r in runs.items() if r.stop_reason is None and r.program is not None}
+        for token in set(self.states) - set(live):
             del self.states[token]
             self.remaining.pop(token, None)
-        for token, run in runs.items():
-            if token not in self.states and run.program is not None:
-                self.states[token] = RunState(token, run.started_wall)
+        for token, run in live.items():
+            self.states.setdefault(token, RunState(token, run.started_wall))
         self.observation = obs
         self.decision = decide(self.cfg, obs, list(self.states.values()))
-        d = self.decision
-        self._apply(runs, runner, wall)
-        return changed or bool(d.suspend or d.resume or d.preempt)
+        return self._apply(live, runner, wall) or changed
 
     def _set_control(self, control: str | None) -> bool:
         if control == self.control:
@@ -307,15 +307,18 @@ class HostPolicy:
         self.control = control
         return True
 
-    def _apply(self, runs: dict[str, Run], runner: Runner, wall: float) -> None:
+    def _apply(self, runs: dict[str, Run], runner: Runner, wall: float) -> bool:
+        """Act on the decision; True if any run changed state."""
+        acted = False
         for token, state in self.states.items():
             run = runs[token]
-            if state.suspended_at is not None and not run.suspended and run.stop_reason is None:
+            if state.suspended_at is not None and not run.suspended:
                 runner.suspend(run)  # someone else (job control) resumed what the owner's activity still stops
         for token, reason in self.decision.suspend.items():
             run, state = runs[token], self.states[token]
             if run.suspended:
                 continue  # suspended by job control (`render pause --now`): not ours to time or resume
+            acted = True
             runner.suspend(run)
             state.suspended_at, state.reason = wall, reason
             if run.deadline is not None:  # time spent suspended does not count against the time limit
@@ -325,6 +328,7 @@ class HostPolicy:
             self.emit("chunk-suspended", chunk=run.info.chunk, job=run.info.job, reason=reason)
         for token in self.decision.resume:
             run, state = runs[token], self.states[token]
+            acted = True
             runner.resume(run)
             paused_for = wall - (state.suspended_at or wall)
             state.suspended_at, state.reason, state.running_since = None, "", wall
@@ -334,14 +338,13 @@ class HostPolicy:
             self.emit("chunk-resumed", chunk=run.info.chunk, job=run.info.job, suspended=round(paused_for, 3))
         for token in self.decision.preempt:
             run = runs[token]
-            if run.stop_reason is None:
-                log.warning(
-                    "%s was suspended longer than %g s: giving it back to the queue",
-                    run.info.chunk,
-                    self.cfg.max_suspend,
-                )
-                self.emit("chunk-preempted", chunk=run.info.chunk, job=run.info.job)
+            acted = True
+            log.warning(
+                "%s was suspended longer than %g s: giving it back to the queue", run.info.chunk, self.cfg.max_suspend
+            )
+            self.emit("chunk-preempted", chunk=run.info.chunk, job=run.info.job)
             runner.stop(run, "preempt")
+        return acted
 
     def _why(self, reason: str) -> str:
         obs = self.observation

@@ -222,3 +222,37 @@ def test_signal_lists() -> None:
     assert parse_signals("none") == []
     with pytest.raises(ValueError, match="unknown signal"):
         parse_signals("mouse")
+
+
+def test_a_chunks_own_cpu_time_is_not_the_owners() -> None:
+    """A niced chunk's user time is in /proc/stat's `nice` column; only its system time is booked
+    elsewhere, and that is what the probe subtracts for the farm's processes."""
+    from renderd.idle import farm_jiffies_outside_nice
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.nice(19)
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            pass
+        os.write(write, b"x")
+        time.sleep(30)
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"x"
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        utime, stime, cstime = int(fields[11]), int(fields[12]), int(fields[14])
+        assert utime > 0
+        assert farm_jiffies_outside_nice(pid) == stime + cstime
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(read)
+    me = farm_jiffies_outside_nice(os.getpid())  # nice 0, like a launcher: all of its time counts
+    assert me is not None and me > 0
+    assert farm_jiffies_outside_nice(2**22 + 7) is None
