@@ -61,6 +61,24 @@ def _options(ctx: click.Context, command: click.Command) -> list[str]:
     return out
 
 
+def _commands(ctx: click.Context, group: click.Group, prefix: str) -> list[str]:
+    """One sub-section per sub-command, nested groups (`render addon build`) included."""
+    lines: list[str] = []
+    for sub_name in group.list_commands(ctx):
+        sub = group.get_command(ctx, sub_name)
+        if sub is None or sub.hidden:
+            continue
+        sub_ctx = click.Context(sub, info_name=sub_name, parent=ctx, **sub.context_settings)
+        usage = " ".join(sub.collect_usage_pieces(sub_ctx))
+        lines += [f".SS {escape(f'{prefix} {sub_name} {usage}')}", _paragraphs(sub.help or "")]
+        options = _options(sub_ctx, sub)
+        if options:
+            lines += [".RS", *options, ".RE"]
+        if isinstance(sub, click.Group):
+            lines += _commands(sub_ctx, sub, f"{prefix} {sub_name}")
+    return lines
+
+
 def page(command: click.Command, name: str) -> str:
     """One man page for `command` (and, for a group, each of its sub-commands)."""
     ctx = click.Context(command, info_name=name, **command.context_settings)
@@ -78,17 +96,7 @@ def page(command: click.Command, name: str) -> str:
         *_options(ctx, command),
     ]
     if isinstance(command, click.Group):
-        lines.append(".SH COMMANDS")
-        for sub_name in command.list_commands(ctx):
-            sub = command.get_command(ctx, sub_name)
-            if sub is None or sub.hidden:
-                continue
-            sub_ctx = click.Context(sub, info_name=sub_name, parent=ctx, **sub.context_settings)
-            usage = " ".join(sub.collect_usage_pieces(sub_ctx))
-            lines += [f".SS {escape(f'{name} {sub_name} {usage}')}", _paragraphs(sub.help or "")]
-            options = _options(sub_ctx, sub)
-            if options:
-                lines += [".RS", *options, ".RE"]
+        lines += [".SH COMMANDS", *_commands(ctx, command, name)]
     lines += [
         FILES.rstrip("\n"),
         ".SH SHELL COMPLETION",

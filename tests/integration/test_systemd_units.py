@@ -74,3 +74,17 @@ def test_user_install_dry_run_prints_a_unit_that_verifies_and_changes_nothing(tm
     unit.write_text("\n".join(printed[: printed.index("[Install]") + 2]) + "\n")
     assert "Type=notify" in unit.read_text()
     verify(unit, user=True, tmp=tmp_path)
+
+
+def test_install_service_refuses_unclear_requests(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDERD")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "render"), *args], capture_output=True, text=True, env=env, timeout=60)
+
+    proc = run("install-service", "--dry-run")
+    assert proc.returncode == 2 and "which spool?" in proc.stderr
+    proc = run("--spool", str(tmp_path), "install-service", "--user", "--root", str(tmp_path / "r"))
+    assert proc.returncode == 2 and "--root installs the system unit" in proc.stderr
+    assert not (tmp_path / "r").exists()

@@ -18,7 +18,7 @@ def test_generated_pages_document_every_option_and_render_cleanly(tmp_path: Path
     renderd, render = (tmp_path / "renderd.1").read_text(), (tmp_path / "render.1").read_text()
     for option in ("\\-\\-spool", "\\-\\-slots", "\\-\\-lease", "\\-\\-config", "\\-\\-print\\-config"):
         assert option in renderd
-    for sub in ("render add", "render status", "render wait", "render install\\-service"):
+    for sub in ("render add", "render status", "render wait", "render install\\-service", "render addon build"):
         assert f".SS {sub}" in render
     if shutil.which("groff") is None:
         pytest.skip("groff missing: cannot check the roff")
