@@ -134,6 +134,9 @@ def command(ctx: Context, user_unit: bool, dry_run: bool, root: Path | None, uid
         _install_system(plan, renderd, spool, root, uid, no_start)
     if dry_run:
         click.echo("(dry run: nothing was changed)")
+    elif root is None:
+        scope = "--user " if user_unit else ""
+        click.echo(f"check: systemctl {scope}status renderd; logs: journalctl {scope}-u renderd -f")
 
 
 def _install_user(plan: Plan, renderd: Path, spool: Path, no_start: bool) -> None:
