@@ -273,3 +273,27 @@ def test_bad_policy_options_are_one_clear_line(spool: Path) -> None:
         assert out.returncode == 2, (option, out.stderr)
         assert words in out.stderr and "Traceback" not in out.stderr
         assert out.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for")
+
+
+def test_job_pause_and_owner_activity_each_keep_a_chunk_stopped(  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, tmp_path: Path, start_daemon
+) -> None:
+    """`render pause JOB --now` and the idle policy both stop a chunk; neither one's resume undoes the other."""
+    activity = tmp_path / "owner-active"
+    hold = tmp_path / "hold"
+    hold.touch()
+    start_daemon("a", *IDLE, "--activity-path", str(activity), "--idle-after", "0", "--resume-after", "1")
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "j", "--hold", str(hold)])
+    wait_for(lambda: (markers / "j.starts").exists(), 60, what="the chunk to start")
+    pid = chunk_pid(markers, "j")
+    render(spool, "pause", job["job"], "--now")
+    wait_for(lambda: group_states(pid) == {"T"}, 30, what="job pause to stop the chunk")
+    with toucher(activity):
+        render(spool, "resume", job["job"])  # the owner is working: the chunk must stay stopped
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # job control's SIGCONT may win for a moment; the policy stops it again
+            wait_for(lambda: group_states(pid) == {"T"}, 30, what="the owner's activity to keep it stopped")
+            time.sleep(0.1)
+    wait_for(lambda: "T" not in group_states(pid), 60, what="the chunk to resume once the owner is idle")
+    hold.unlink()
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
