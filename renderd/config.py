@@ -111,7 +111,11 @@ def default_map(
 
 def _resolve_paths(param: click.Option, value: Any, path: Path) -> Any:
     """A relative path in a config file is relative to the file's folder, not to wherever the program runs."""
-    if isinstance(param.type, click.Path) and isinstance(value, str):
+    if not isinstance(param.type, click.Path):
+        return value
+    if isinstance(value, list):
+        return [_resolve_paths(param, v, path) for v in value]
+    if isinstance(value, str):
         expanded = Path(os.path.expanduser(value))
         return str(expanded if expanded.is_absolute() else path.absolute().parent / expanded)
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -78,6 +79,17 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path, env: dict[str, 
     cfg.write_text('[renderd]\nspool = "../farm"\n')
     proc = run("renderd", "--config", str(cfg), "--print-config", env=env, cwd=Path("/"))
     assert Path(json.loads(settings(proc.stdout)["spool"][0])).resolve() == tmp_path / "farm"
+
+    # lists of paths too (render add --shared-root is repeatable)
+    (tmp_path / "projects").mkdir()
+    spool = tmp_path / "etc" / "spool"
+    spool.mkdir()
+    blend = tmp_path / "projects" / "shot.blend"
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "blend" / "render_b34.blend", blend)
+    cfg.write_text('[render]\nspool = "spool"\n[render.add]\nshared_root = ["../projects"]\n')
+    proc = run("render", "--config", str(cfg), "add", "--dry-run", "--json", str(blend), env=env, cwd=Path("/"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["file"] == str(blend)
 
 
 @pytest.mark.parametrize(
