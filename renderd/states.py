@@ -25,8 +25,9 @@ _S = ChunkState
 TRANSITIONS: dict[ChunkState, frozenset[ChunkState]] = {
     # claimed by a daemon; quarantined as untrusted; removed by `render cancel`
     _S.QUEUED: frozenset({_S.CLAIMED, _S.BAD, _S.CANCELLED, _S.QUEUED}),
-    # finished; retried or re-queued after a lost lease; out of retries; cancelled
-    _S.CLAIMED: frozenset({_S.DONE, _S.QUEUED, _S.FAILED, _S.CLAIMED, _S.CANCELLED}),
+    # finished; retried or re-queued after a lost lease; out of retries; cancelled; found corrupt
+    # when its holder (re)reads it or another daemon recovers its stale lease
+    _S.CLAIMED: frozenset({_S.DONE, _S.QUEUED, _S.FAILED, _S.CLAIMED, _S.CANCELLED, _S.BAD}),
     # `render retry` puts failed chunks back; `render remove` drops them
     _S.FAILED: frozenset({_S.QUEUED, _S.CANCELLED}),
     # `render retry --missing` re-renders frames that vanished after the chunk was done

@@ -198,3 +198,38 @@ def test_front_end_reads_hostile_manifests_and_host_records_without_a_traceback(
     for name in HOSTILE_MANIFESTS:
         out = render(spool, "wait", name, "--timeout", "5", check=False)
         assert "Traceback" not in out.stderr, out.stderr
+
+
+def test_hostile_stale_claims_are_quarantined_on_recovery(
+    spool: Path,
+    markers: Path,
+    tmp_path: Path,
+    start_daemon,  # type: ignore[no-untyped-def]
+) -> None:
+    """Claims in the daemon's own name with a dead pid are recovered at once: hostile ones go to bad/."""
+    outside = tmp_path / "outside.info"
+    outside.write_bytes(info_bytes("crash-0003", job="crash"))
+    dead = 4_194_304 + 1  # above the kernel's largest pid: never alive
+    claimed = spool / "claimed"
+    claimed.mkdir(parents=True)
+    names = {f"crash-{i:04d}.info@a.{dead}.0badcafe": i for i in range(1, 6)}
+    by_index = {i: claimed / n for n, i in names.items()}
+    by_index[1].write_bytes(b"\x00\x01garbage")
+    by_index[2].mkdir()
+    by_index[3].symlink_to(outside)
+    by_index[4].write_bytes(info_bytes("crash-0099", job="crash"))
+    by_index[5].write_bytes(info_bytes("crash-0005", job="crash", argv=["python3", FAKEPROG, str(markers), "back"]))
+    os.mkfifo(claimed / f"{by_index[5].name}.hb")
+    daemon = start_daemon("a", "--allow-commands", "--poll", "0.5")
+
+    expected = {by_index[1].name: "not JSON", by_index[2].name: "not a regular file"}
+    expected |= {by_index[3].name: "symbolic link", by_index[4].name: "holds chunk 'crash-0099'"}
+    found = wait_for(lambda: len(quarantined(spool)) == 4 and quarantined(spool), 60, what="4 claims in bad/")
+    for bad in found.values():
+        reason = bad.with_name(bad.name + ".reason").read_text()
+        assert any(bad.name.startswith(f"crash-{i:04d}.info@a.") for i in (1, 2, 3, 4)), bad.name
+        index = int(bad.name[6:10])
+        assert expected[by_index[index].name] in reason, (bad.name, reason)
+    wait_for(lambda: (markers / "back.runs").exists(), 60, what="the sound stale claim to run again")
+    assert outside.read_bytes() == info_bytes("crash-0003", job="crash")
+    assert daemon.alive() and "Traceback" not in daemon.output()
