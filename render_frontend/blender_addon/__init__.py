@@ -94,7 +94,15 @@ class RENDERD_OT_submit(bpy.types.Operator):
         if not bpy.data.filepath:
             self.report({"ERROR"}, "Save the file first: the farm renders it from where it is saved")
             return {"CANCELLED"}
-        bpy.ops.wm.save_mainfile()
+        try:
+            saved = bpy.ops.wm.save_mainfile()
+        except RuntimeError as err:  # background mode raises what the UI would report
+            saved, why = set(), str(err)
+        else:
+            why = "see Blender's report"
+        if "FINISHED" not in saved:
+            self.report({"ERROR"}, f"renderd: the file could not be saved ({why}); nothing was sent")
+            return {"CANCELLED"}
         settings = context.scene.renderd
         args = ["add", "--json", "--chunk", str(settings.chunk), "--priority", str(settings.priority)]
         args += ["--scene", context.scene.name, bpy.data.filepath]
