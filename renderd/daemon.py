@@ -693,11 +693,12 @@ class Daemon:
                 continue
             suspend = ctl.paused and ctl.now
             for run in [r for r in self.runs.values() if r.info.job == job and r.stop_reason is None]:
-                if suspend and not run.suspended:
-                    self.runner.suspend(run)
+                if suspend:
+                    if not run.suspended:  # (again, if the idle policy resumed it meanwhile)
+                        self.runner.suspend(run)
+                        self.emit("chunk-suspended", chunk=run.info.chunk, job=job, reason="job paused")
                     self.paused_runs.add(run.token)
-                    self.emit("chunk-suspended", chunk=run.info.chunk, job=job, reason="job paused")
-                elif not suspend and run.token in self.paused_runs:
+                elif run.token in self.paused_runs:
                     self.runner.resume(run)
                     self.paused_runs.discard(run.token)
                     self.emit("chunk-resumed", chunk=run.info.chunk, job=job, reason="job resumed")

@@ -575,7 +575,7 @@ class Spool:
         check_transition(old, ChunkState.QUEUED, chunk)
         staged = self.root / "tmp" / f"{chunk}.info.{nonce()}.new"
         _write_new(staged, info.to_bytes())
-        os.rename(staged, self.queue_dir_for(info) / f"{chunk}.info")
+        self.move_into_queue(staged, info)
         _unlink_quiet(taken)
         return True
 
@@ -721,16 +721,19 @@ class Spool:
         """Rewrite a held info file in place, then move it back into the queue."""
         check_transition(old, ChunkState.QUEUED, info.chunk)
         self.write_atomic(src, info.to_bytes())
-        dest = self.queue_dir_for(info) / f"{info.chunk}.info"
-        try:
-            os.rename(src, dest)
-        except FileNotFoundError:
-            if not os.path.lexists(src):
-                raise
-            # a daemon removed the job's empty queue folder meanwhile: make it again
+        return self.move_into_queue(src, info)
+
+    def move_into_queue(self, src: Path, info: ChunkInfo) -> Path:
+        for _ in range(20):
             dest = self.queue_dir_for(info) / f"{info.chunk}.info"
-            os.rename(src, dest)
-        return dest
+            try:
+                os.rename(src, dest)
+                return dest
+            except FileNotFoundError:
+                if not os.path.lexists(src):
+                    raise
+                # a daemon's scan removed the job's queue folder (empty for an instant): make it again
+        raise SpoolError(f"cannot put {info.chunk} back in the queue: its folder keeps vanishing", src)
 
     def remove_empty_queue_dir(self, qdir: QueueDir) -> bool:
         """rmdir fails on a non-empty folder, so this never loses a chunk."""

@@ -8,6 +8,8 @@ docs/control.md tells the whole story."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -45,6 +47,15 @@ def changeable_job(spool: Spool, job: str) -> JobView:
     return view
 
 
+@contextmanager
+def spool_errors(job: str) -> Iterator[None]:
+    """A file system error while changing the spool: one line, not a traceback."""
+    try:
+        yield
+    except (OSError, RenderdError) as err:
+        raise click.ClickException(f"{job}: {err}") from None
+
+
 def _set_control(spool: Spool, view: JobView, **flags: Any) -> None:
     spool.write_control(view.job, replace(view.control, **flags), me())
     wake_local_daemons(spool.root)
@@ -59,12 +70,10 @@ def cancel(ctx: Context, job: str) -> None:
     Removed chunks are kept as records (jobs/JOB/cancelled/); `render retry JOB --missing` brings them back."""
     spool = ctx.spool()
     view = changeable_job(spool, job)
-    try:
+    with spool_errors(job):
         spool.write_control(job, replace(view.control, cancelled=True), me())
         queued = cancel_queued(spool, job, me())
         failed = cancel_failed(spool, job, me())
-    except (OSError, RenderdError) as err:
-        raise click.ClickException(f"cannot cancel {job}: {err}") from None
     wake_local_daemons(spool.root)
     click.echo(f"{job}: cancelled; {len(queued)} queued and {len(failed)} failed chunk(s) removed, "
                f"{len(view.running)} running chunk(s) being stopped", err=True)
@@ -80,7 +89,8 @@ def pause(ctx: Context, job: str, now: bool) -> None:
     view = changeable_job(spool, job)
     if view.control.cancelled:
         raise click.ClickException(f"{job} is cancelled (`render retry {job} --missing` revives it)")
-    _set_control(spool, view, paused=True, now=now)
+    with spool_errors(job):
+        _set_control(spool, view, paused=True, now=now)
     what = "suspended" if now else "left to finish"
     click.echo(f"{job}: paused; {len(view.running)} running chunk(s) {what}", err=True)
 
@@ -95,7 +105,8 @@ def resume(ctx: Context, job: str) -> None:
     if not view.control.paused:
         click.echo(f"{job} is not paused", err=True)
         return
-    _set_control(spool, view, paused=False, now=False)
+    with spool_errors(job):
+        _set_control(spool, view, paused=False, now=False)
     click.echo(f"{job}: resumed", err=True)
 
 
@@ -108,15 +119,14 @@ def retry(ctx: Context, job: str, missing: bool) -> None:
     """Re-queue JOB's failed chunks (attempts reset); --missing re-queues every missing frame's chunk."""
     spool = ctx.spool()
     view = changeable_job(spool, job)
-    if view.control.cancelled:  # else the daemons would cancel what comes back
-        spool.write_control(job, replace(view.control, cancelled=False), me())
-    count = sum(spool.retry_failed(chunk, me()) for chunk in view.failed)
-    if missing:
-        try:
+    with spool_errors(job):
+        if view.control.cancelled:  # else the daemons would cancel what comes back
+            spool.write_control(job, replace(view.control, cancelled=False), me())
+        count = sum(spool.retry_failed(chunk, me()) for chunk in view.failed)
+        if missing:
             count += sum(spool.requeue_record(job, c, "cancelled", ChunkState.CANCELLED, me()) for c in view.cancelled)
             count += sum(spool.requeue_record(job, c, "done", ChunkState.DONE, me()) for c in view.vanished(spool.root))
-        except RenderdError as err:
-            raise click.ClickException(str(err)) from None
+    if missing:
         unknown = set(view.chunk_frames()) - set(view.done) - set(view.cancelled) - set(view.failed) \
             - set(view.queued) - set(view.running)
         if unknown:
@@ -133,18 +143,21 @@ def remove(ctx: Context, job: str) -> None:
     """Remove JOB and everything of it from the spool (manifest, records, logs, failed chunks)."""
     spool = ctx.spool()
     view = changeable_job(spool, job)
+    with spool_errors(job):
+        if view.running:
+            spool.write_control(job, JobControl(cancelled=True), me())
+            cancel_queued(spool, job, me())
+        else:
+            cancel_queued(spool, job, me())
+            for chunk in view.failed:
+                spool.drop_failed(chunk)
+            spool.remove_job(job)
     if view.running:
-        spool.write_control(job, JobControl(cancelled=True), me())
-        cancel_queued(spool, job, me())
         wake_local_daemons(spool.root)
         raise click.ClickException(
             f"{job}: {len(view.running)} chunk(s) still running; cancelled them: run `render remove {job}` again "
             "once they stopped"
         )
-    cancel_queued(spool, job, me())
-    for chunk in view.failed:
-        spool.drop_failed(chunk)
-    spool.remove_job(job)
     click.echo(f"{job}: removed", err=True)
 
 

@@ -10,8 +10,7 @@ import click
 from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import wake_local_daemons
-from render_frontend.commands.control import changeable_job
-from renderd.errors import RenderdError
+from render_frontend.commands.control import changeable_job, spool_errors
 from renderd.spool import MAX_PRIORITY
 
 
@@ -23,9 +22,7 @@ def command(ctx: Context, job: str, priority: int) -> None:
     """Set JOB's priority to PRIORITY (0-999, higher runs first)."""
     spool = ctx.spool()
     view = changeable_job(spool, job)
-    try:
+    with spool_errors(job):
         spool.set_priority(job, priority)
-    except (OSError, RenderdError) as err:
-        raise click.ClickException(f"cannot change the priority of {job}: {err}") from None
     wake_local_daemons(spool.root)
     click.echo(f"{job}: priority {view.manifest.get('priority')} -> {priority}", err=True)

@@ -5,38 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import threading
 from pathlib import Path
-from typing import Any
 
 from conftest import FAKEPROG
 from helpers.daemons import BIN, add_job, render, wait_for
+from helpers.tail import Tail
 
 from render_frontend.client import Connection
 from renderd import protocol
-
-
-class Tail:
-    """A real `render tail --json` process whose lines a thread collects."""
-
-    def __init__(self, spool: Path, *args: str) -> None:
-        self.proc = subprocess.Popen([str(BIN / "render"), "--spool", str(spool), "tail", "--json", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.messages: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.messages.append(json.loads(line))
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in list(self.messages) if m["type"] == "event" and (name is None or m["event"] == name)]
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def test_tail_json_sees_a_jobs_events_in_order_from_two_daemons(spool: Path, markers: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
