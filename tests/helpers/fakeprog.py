@@ -1,6 +1,6 @@
 """A tiny chunk program for the fast tests.
 
-usage: fakeprog.py MARKERS CHUNK [--sleep S] [--hold FILE] [--exit N] [--child-sleep S]
+usage: fakeprog.py MARKERS CHUNK [--sleep S] [--hold FILE] [--exit N] [--child-sleep S] [--ignore-term 1]
 
 Appends `start pid host` to MARKERS/CHUNK.starts, then holds an exclusive marker
 (MARKERS/CHUNK.running, created by link() and flock'ed for the whole run: a second concurrent
@@ -12,6 +12,7 @@ concurrent one.
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ import time
 def main() -> int:
     markers, chunk = sys.argv[1], sys.argv[2]
     opts = dict(zip(sys.argv[3::2], sys.argv[4::2], strict=False))
+    if "--ignore-term" in opts:  # a hung program that only SIGKILL stops
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     running = os.path.join(markers, f"{chunk}.running")
     started = time.time()
     with open(os.path.join(markers, f"{chunk}.starts"), "a") as fh:

@@ -37,10 +37,8 @@ def runs(markers: Path, chunk: str) -> list[str]:
     return [line.split()[3] for line in lines]
 
 
-def queued_info(spool: Path) -> dict[str, Any]:
-    [path] = (spool / "queue").glob("*/*.info")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
+def queued_infos(spool: Path) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in (spool / "queue").glob("*/*.info")]
 
 
 def failed_info(spool: Path, chunk: str) -> tuple[dict[str, Any], str]:
@@ -57,7 +55,7 @@ def wait_ok(spool: Path, job: dict[str, Any]) -> None:
     assert waited.returncode == 0, waited.stderr
 
 
-def test_sigterm_stops_the_chunk_gives_it_back_and_another_daemon_finishes_it(
+def test_sigterm_stops_the_chunks_gives_them_back_and_another_daemon_finishes_them(
     spool: Path,
     markers: Path,
     tmp_path: Path,
@@ -65,27 +63,31 @@ def test_sigterm_stops_the_chunk_gives_it_back_and_another_daemon_finishes_it(
 ) -> None:
     hold = tmp_path / "hold"
     hold.touch()
-    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "t", "--hold", str(hold)])
-    a = start_daemon("a", *FAST, "--grace", "5")
-    [(pid, host)] = wait_for(lambda: started(markers, "t"), 60, what="the chunk to start")
-    assert host == "a"
+    job = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "t{start}", "--hold", str(hold)], "--chunk", "1")
+    a = start_daemon("a", *FAST, "--slots", "2", "--grace", "5")
+    wait_for(lambda: started(markers, "t1") and started(markers, "t2"), 60, what="both chunks to start")
+    [(pid1, host1)], [(pid2, host2)] = started(markers, "t1"), started(markers, "t2")
+    assert host1 == host2 == "a"
     tree = descendants(a.pid)
-    assert pid in tree
+    assert {pid1, pid2} <= set(tree)
 
     assert a.stop(60) == 0
-    assert not process_alive(pid), "the chunk's program outlived the daemon"
+    assert not process_alive(pid1) and not process_alive(pid2), "a chunk's program outlived the daemon"
     wait_for(lambda: all_dead(tree), 30, what="every process of the stopped daemon to end")
-    info = queued_info(spool)
-    assert (info["attempts"], info["requeues"]) == (0, 0), "a shutdown is not a failed attempt"
-    assert info["history"][-1]["event"] == "returned"
+    infos = queued_infos(spool)
+    assert sorted(i["chunk"] for i in infos) == sorted(c["chunk"] for c in job["chunks"])
+    for info in infos:
+        assert (info["attempts"], info["requeues"]) == (0, 0), "a shutdown is not a failed attempt"
+        assert info["history"][-1]["event"] == "returned"
     assert os.listdir(spool / "claimed") == []
     assert json.loads((spool / "hosts" / "a.json").read_text())["state"] == "offline"
 
     hold.unlink()
     start_daemon("b", *FAST)
     wait_ok(spool, job)
-    assert runs(markers, "t") == ["b"]
-    assert [h for _, h in started(markers, "t")] == ["a", "b"]
+    for chunk in ("t1", "t2"):
+        assert runs(markers, chunk) == ["b"]
+        assert [h for _, h in started(markers, chunk)] == ["a", "b"]
     assert leftover_info_files(spool) == []
 
 
@@ -125,12 +127,13 @@ def test_grandchild_is_killed_when_its_chunk_ends_normally(
 
 
 @pytest.mark.parametrize(
-    ("job_opts", "daemon_opts"),
+    ("job_opts", "daemon_opts", "prog_opts"),
     [
-        (("--timeout", "1"), ("--chunk-timeout", "3600")),  # the job's own limit wins
-        ((), ("--chunk-timeout", "1")),
+        (("--timeout", "2"), ("--chunk-timeout", "3600"), ()),  # the job's own limit wins
+        ((), ("--chunk-timeout", "2"), ()),
+        (("--timeout", "2"), (), ("--ignore-term", "1")),  # SIGKILL after --grace
     ],
-    ids=["render-add-timeout", "renderd-chunk-timeout"],
+    ids=["render-add-timeout", "renderd-chunk-timeout", "ignores-sigterm"],
 )
 def test_hung_chunk_is_killed_at_its_time_limit_and_counts_as_a_failed_attempt(
     spool: Path,
@@ -139,10 +142,11 @@ def test_hung_chunk_is_killed_at_its_time_limit_and_counts_as_a_failed_attempt(
     start_daemon,  # type: ignore[no-untyped-def]
     job_opts: tuple[str, ...],
     daemon_opts: tuple[str, ...],
+    prog_opts: tuple[str, ...],
 ) -> None:
     hold = tmp_path / "hold"
     hold.touch()  # never removed: the chunk hangs
-    argv = ["python3", FAKEPROG, str(markers), "h", "--hold", str(hold)]
+    argv = ["python3", FAKEPROG, str(markers), "h", "--hold", str(hold), *prog_opts]
     job = add_job(spool, "1-1", argv, "--max-attempts", "2", *job_opts)
     start_daemon("a", *FAST, "--grace", "1", *daemon_opts)
     waited = render(spool, "wait", job["job"], "--timeout", "90", check=False)
@@ -152,8 +156,8 @@ def test_hung_chunk_is_killed_at_its_time_limit_and_counts_as_a_failed_attempt(
     assert "timed out" in reason
     failures = [h for h in info["history"] if h["event"] == "failed"]
     assert len(failures) == 2 and all(h["reason"].startswith("timed out after") for h in failures)
-    pids = [p for p, _ in started(markers, "h")]
-    assert len(pids) == 2 and runs(markers, "h") == []
+    pids = [p for p, _ in started(markers, "h")]  # a run killed while Python still starts up logs nothing
+    assert len(pids) <= 2 and runs(markers, "h") == []
     wait_for(lambda: all_dead(pids), 60, what="the timed-out programs to be gone")
 
 
