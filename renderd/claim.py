@@ -42,6 +42,7 @@ class Claim:
     path: Path
     heartbeat: Path
     beats: int = 0
+    beat_at: float = field(default_factory=time.monotonic)  # when we last changed the heartbeat
 
 
 def _exists(path: Path) -> bool:
@@ -103,6 +104,7 @@ def beat(claim: Claim) -> bool:
         return False
     try:
         os.pwrite(fd, _beat_bytes(claim.beats), 0)
+        claim.beat_at = time.monotonic()
     finally:
         os.close(fd)
     return _exists(claim.path)
