@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -31,8 +32,8 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        raise click.BadParameter("must be greater than 0")
+    if value is not None and not 0 < value < math.inf:  # nan or inf would stop polls, leases or time limits
+        raise click.BadParameter("must be a number greater than 0")
     return value
 
 

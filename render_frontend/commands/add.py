@@ -14,7 +14,14 @@ from render_frontend.blendjob import Request
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.submit import ChunkSpec, JobSpec, chunk_json, new_job_id, spool_relative, submit
 from renderd.errors import RenderdError
-from renderd.spool import MAX_PRIORITY
+from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """What an info file may hold: FloatRange would let nan and (without a max) inf through."""
+    if value is not None and not 0 < value <= MAX_TIMEOUT:
+        raise click.BadParameter(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    return value
 
 
 class DashDashCommand(click.Command):
@@ -40,7 +47,7 @@ class DashDashCommand(click.Command):
     "--priority", default=50, show_default=True, type=click.IntRange(0, MAX_PRIORITY), help="Higher runs first."
 )
 @click.option("--name", help="A name for the job (default: the program's or file's name).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Kill a chunk after this many seconds.")
+@click.option("--timeout", type=float, callback=_seconds, help="Kill a chunk after this many seconds.")
 @click.option(
     "--max-attempts",
     default=3,
