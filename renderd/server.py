@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 256 * 1024  # unsent bytes before a client counts as not reading
 SNDBUF = 64 * 1024
 MAX_CLIENTS = 64
+MAX_REFUSED = 8  # refused clients waiting to be told so: a few, so they cannot crowd out the allowed ones
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 
 
@@ -64,6 +65,7 @@ class Client:
     outbuf: bytearray = field(default_factory=bytearray)
     subscribed: bool = False
     closing: bool = False  # close once outbuf is flushed
+    refused: bool = False  # not allowed: its first request is answered "permission denied", then it is closed
 
 
 class Server:
@@ -237,18 +239,18 @@ class Server:
             return
         pid, uid, gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
         sock.setblocking(False)
-        if not self.policy.allows(uid, gid):
+        refused = not self.policy.allows(uid, gid)
+        if refused:
             log.warning("refused a socket client: pid %d, uid %d is not this daemon's user, root or admin group",
                         pid, uid)
-            _send_quietly(sock, protocol.encode(protocol.error(None, "permission denied")))
-            sock.close()
-            return
-        if len(self._clients) >= MAX_CLIENTS:
-            _send_quietly(sock, protocol.encode(protocol.error(None, "too many clients")))
+        same_kind = sum(1 for c in self._clients.values() if c.refused == refused)
+        if same_kind >= (MAX_REFUSED if refused else MAX_CLIENTS):
+            _send_quietly(sock, protocol.encode(protocol.error(None, "permission denied" if refused else
+                                                               "too many clients")))
             sock.close()
             return
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
-        client = Client(sock, pid, uid)
+        client = Client(sock, pid, uid, refused=refused)
         self._clients[sock.fileno()] = client
         self._sel.register(sock, selectors.EVENT_READ, client)
 
@@ -286,6 +288,11 @@ class Server:
             self._reply(client, protocol.error(None, str(err)))
             return
         ident = message.get("id")
+        if client.refused:  # answered (so that it learns why) and closed
+            self._reply(client, protocol.error(ident, "permission denied"))
+            client.closing = True
+            self._flush(client)
+            return
         handler = HANDLERS.get(str(message.get("request"))) if message.get("type") == "request" else None
         if handler is None:
             self._reply(client, protocol.error(ident, f"unknown request {message.get('request')!r}"))
