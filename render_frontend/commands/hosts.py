@@ -17,6 +17,13 @@ def _gib(n: Any) -> str:
     return f"{n / 2**30:.1f}G" if isinstance(n, (int, float)) else "?"
 
 
+def _progress(chunk: dict[str, Any]) -> str:
+    """` 35%` from the chunk's last progress event (renderd/blender_output.py), if it printed any."""
+    progress = chunk.get("progress")
+    fraction = progress.get("progress") if isinstance(progress, dict) else None
+    return f" {100 * fraction:.0f}%" if isinstance(fraction, (int, float)) else ""
+
+
 @click.command("hosts")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/json.md).")
 @pass_ctx
@@ -48,7 +55,7 @@ def command(ctx: Context, as_json: bool) -> None:
     )
     for r in rows:
         load: Any = r.get("load") if isinstance(r.get("load"), list) and r.get("load") else [0]
-        chunks = ",".join(str(c.get("chunk")) for c in r.get("chunks") or [] if isinstance(c, dict))
+        chunks = ",".join(str(c.get("chunk")) + _progress(c) for c in r.get("chunks") or [] if isinstance(c, dict))
         click.echo(  # !s on each field: a host record is hostile input like any file in the spool
             f"{r['name']:20} {r['state']!s:10} {r.get('cpus', '?')!s:>3} {load[0]!s:>5} "
             f"{_gib(r.get('mem_free')) + '/' + _gib(r.get('mem_total')):>15} "

@@ -13,6 +13,8 @@ from pathlib import Path
 from conftest import FAKEPROG
 from helpers.daemons import BIN, add_job, render, wait_for
 
+from renderd.spool import Spool
+
 
 def test_top_draws_jobs_and_hosts_on_a_terminal_and_q_quits(spool: Path, markers: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
     start_daemon("a", "--allow-commands", "--poll", "0.5")
@@ -87,3 +89,15 @@ def test_clean_removes_finished_jobs_and_old_litter_and_keeps_the_rest(spool: Pa
 
     wrong = render(spool, "clean", "--older-than", "7x", check=False)
     assert wrong.returncode == 2 and "use a number and a unit" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_hosts_and_top_show_a_running_chunks_progress_from_the_host_record(spool: Path, markers: Path) -> None:
+    """The daemon stores each chunk's last progress event in its host record; the views read it from there."""
+    job = add_job(spool, "1-10", ["python3", FAKEPROG, str(markers), "c"], "--chunk", "10")
+    chunk = job["chunks"][0]["chunk"]
+    progress = {"progress": 0.35, "frames_done": 3, "frames_total": 10, "frame": 4}
+    Spool.open(spool).write_host("a", {"name": "a", "state": "busy", "heartbeat": time.time(), "load": [0.5],
+                                       "chunks": [{"chunk": chunk, "job": job["job"], "progress": progress}]})
+    assert f"{chunk} 35%" in render(spool, "hosts").stdout
+    (row,) = [line for line in render(spool, "top").stdout.splitlines() if line.startswith(job["job"])]
+    assert row.split()[2] == "35%"
