@@ -185,13 +185,3 @@ def parse_log(path: Path, frames_total: int = 1, limit: int = 64 * 1024 * 1024) 
         text = fh.read(limit).decode("utf-8", errors="replace")
     return parse_lines(text.splitlines(), frames_total)
 
-
-def check_saved(path: Path, frames_asked: int) -> str | None:
-    """After exit 0: a Blender run that saved fewer frames than asked still failed."""
-    try:
-        done = len(parse_log(path, frames_asked).frames_done)
-    except OSError as err:
-        return f"cannot read the log to count saved frames: {err.strerror}"
-    if done < frames_asked:
-        return f"Blender exited 0 but saved {done} of {frames_asked} frame(s)"
-    return None
