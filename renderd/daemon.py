@@ -63,6 +63,16 @@ class DaemonConfig:
         return min(5.0, self.lease / 4)
 
 
+def _capabilities_of(record: dict[str, Any]) -> Capabilities:
+    """What another daemon may run, from its host record (hostile input like any spool file: check types)."""
+    version = record.get("blender_version")
+    return Capabilities(
+        allow_commands=record.get("allow_commands") is True,
+        allow_scripts=record.get("allow_scripts") is True,
+        blender_version=version if isinstance(version, str) else None,
+    )
+
+
 @dataclass
 class _Deferred:
     until: float
@@ -342,12 +352,16 @@ class Daemon:
         return kind.refuse(info, self.caps)
 
     def _prefer_others(self, info: ChunkInfo) -> str | None:
-        """A chunk that failed here waits while a live host that has not failed it exists."""
+        """A chunk that failed here waits while a live host that has not failed it and may run it exists."""
         if self.cfg.name not in info.failed_hosts:
             return None
+        kind = kind_of(info)
         for name, rec in self.spool.hosts().items():
-            if name != self.cfg.name and name not in info.failed_hosts and host_is_live(rec):
-                return f"failed here before; {name} may try it"
+            if name == self.cfg.name or name in info.failed_hosts or not host_is_live(rec):
+                continue
+            if kind is not None and kind.refuse(info, _capabilities_of(rec)) is not None:
+                continue  # e.g. a host without --allow-commands: waiting for it would wait for ever
+            return f"failed here before; {name} may try it"
         return None
 
     def _quarantine(self, qdir: QueueDir, chunk: str, path: Path, reason: str) -> None:

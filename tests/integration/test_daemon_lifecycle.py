@@ -177,6 +177,19 @@ def test_failed_chunk_is_retried_on_another_live_host(
     assert sorted(info["failed_hosts"]) == ["a", "b"] and "exit code 3" in reason
 
 
+def test_a_live_host_that_may_not_run_the_chunk_is_not_waited_for(
+    spool: Path,
+    markers: Path,
+    start_daemon,  # type: ignore[no-untyped-def]
+) -> None:
+    start_daemon("a", *FAST)
+    start_daemon("blender-only", "--poll", "0.5")  # live, but refuses command chunks
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "o", "--exit", "3"], "--max-attempts", "2")
+    waited = render(spool, "wait", job["job"], "--timeout", "90", check=False)
+    assert waited.returncode == 1, waited.stderr
+    assert runs(markers, "o") == ["a", "a"]
+
+
 def test_on_a_one_host_farm_the_same_host_retries(
     spool: Path,
     markers: Path,
