@@ -41,28 +41,41 @@ def io_priority(pid: int) -> tuple[int, int] | None:
     return value >> 13, value & 0x1FFF
 
 
+def autogroup_nice(pid: int) -> int | None:
+    """The nice value of the process's session CPU group (`/autogroup-24 nice 0`); None without autogroups."""
+    try:
+        with open(f"/proc/{pid}/autogroup", encoding="ascii") as fh:
+            return int(fh.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def process_priorities(pid: int) -> dict[str, object]:
-    """What a process runs with: scheduling policy, nice value, I/O class."""
+    """What a process runs with: scheduling policy, nice value, I/O class, session group's nice."""
     io = io_priority(pid)
     return {
         "policy": SCHED_POLICIES.get(os.sched_getscheduler(pid), str(os.sched_getscheduler(pid))),
         "nice": os.getpriority(os.PRIO_PROCESS, pid),
         "io_class": IO_CLASSES.get(io[0], str(io[0])) if io is not None else "unknown",
+        "autogroup_nice": autogroup_nice(pid),
     }
 
 
 _CHILD = (
     "import json, os, sys\n"
-    "from renderd.launcher import lower_priority\n"
+    "from renderd.launcher import lower_priority, lower_session_group\n"
     "from renderd.check import process_priorities\n"
     "lower_priority()\n"
+    "lower_session_group()\n"
     "json.dump(process_priorities(os.getpid()), sys.stdout)\n"
 )
 
 
 def chunk_priorities() -> dict[str, object]:
     """Start a child exactly as the launcher lowers a chunk, and ask it what it got."""
-    proc = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=30, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=30, check=False, start_new_session=True
+    )
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
     data: dict[str, object] = json.loads(proc.stdout)
@@ -185,9 +198,12 @@ def report(spool: Path | None, activity_path: Path | None, signals: list[str]) -
     if "error" in prio:
         lines.append(f"chunk priorities: cannot be set here: {prio['error']}")
     else:
+        group = prio.get("autogroup_nice")
         ok = prio.get("policy") == "SCHED_IDLE" and prio.get("nice") == 19 and prio.get("io_class") == "idle"
+        ok = ok and group in (None, 19)
         lines.append(
-            f"chunk priorities: {prio['policy']}, nice {prio['nice']}, I/O class {prio['io_class']}"
+            f"chunk priorities: {prio['policy']}, nice {prio['nice']}, I/O class {prio['io_class']}, "
+            + ("no session CPU groups" if group is None else f"session CPU group nice {group}")
             + (" (all work)" if ok else " (NOT all as asked)")
         )
     systemd = Path("/run/systemd/system").is_dir()

@@ -58,6 +58,21 @@ def lower_priority() -> None:
     set_idle_io()
 
 
+def lower_session_group(path: str = "/proc/self/autogroup") -> bool:
+    """Lower this session's CPU group to nice 19 (call it only in a session of the chunk's own).
+
+    With CONFIG_SCHED_AUTOGROUP (on in most desktop kernels, used where the cpu cgroup
+    controller is not) every session is a CPU group of its own, weighted as nice 0 whatever
+    the nice value or SCHED_IDLE policy of its tasks: a chunk would get half a busy CPU against
+    the owner's session.  Raising the group's nice value needs no privilege."""
+    try:
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(str(NICENESS))
+    except OSError:
+        return False  # no autogroups here (disabled, or cgroups decide): nothing to lower
+    return True
+
+
 def descendants(root: int) -> list[int]:
     """All live descendants of `root`, read from /proc."""
     children: dict[int, list[int]] = collections.defaultdict(list)
@@ -114,6 +129,7 @@ def _exec_program(req: dict[str, Any], out_w: int, err_w: int) -> None:
         os.setpgid(0, 0)
         if req.get("idle", True):
             lower_priority()
+            lower_session_group()  # the launcher made this session for the chunk alone
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
