@@ -5,8 +5,10 @@
    - while a real renderd runs a CPU-bound chunk on every core (its launcher sets nice 19,
      SCHED_IDLE and the idle I/O class; `--when always`, so nothing is suspended),
    - while the same busy loops run at plain nice 0 (what a farm without those settings does).
-   The three are interleaved round by round in one renderd session ("alone" = the bench
-   SIGSTOPs the chunks itself), so drift in the machine's other load spreads evenly; every
+   - while the same busy loops run with the launcher's settings but no renderd (a control: it
+     separates renderd from what the kernel and the machine make of SCHED_IDLE).
+   The conditions are interleaved in a random order each round, in one renderd session ("alone"
+   = the bench SIGSTOPs the chunks itself), so drift in the machine's other load spreads evenly; every
    figure is a median with its spread, and the best-of-N comparison beside it.
 2. suspension latency: renderd `--when idle --activity-path P --idle-after 0` runs a CPU-bound
    chunk on every core while nice-0 busy loops keep every core busy too (the owner working);
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -118,16 +121,23 @@ def slowdown(rounds: int, work: int) -> None:
     with_lowered: list[float] = []
     with renderd_burning(["--when", "always"]) as (daemon, groups):
         cpu0, t0 = daemon.cpu_seconds(), time.monotonic()
+        signal_groups(groups, signal.SIGSTOP)  # the bench stops the chunks itself: the host is "alone"
+        conditions = ["alone", "plain", "lowered", "renderd"]
         for _ in range(rounds):
-            signal_groups(groups, signal.SIGSTOP)  # the bench stops the chunks itself: the host is "alone"
-            alone.append(foreground(work))
-            for lowered, into in ((False, with_plain), (True, with_lowered)):
-                with plain_burners(lowered):
-                    time.sleep(0.2)  # let the busy loops get going
-                    into.append(foreground(work))
-            signal_groups(groups, signal.SIGCONT)
-            time.sleep(0.2)
-            with_renderd.append(foreground(work))
+            random.shuffle(conditions)  # the other load on the machine drifts: no condition always goes last
+            for condition in conditions:
+                if condition == "alone":
+                    alone.append(foreground(work))
+                elif condition == "renderd":
+                    signal_groups(groups, signal.SIGCONT)
+                    time.sleep(0.2)
+                    with_renderd.append(foreground(work))
+                    signal_groups(groups, signal.SIGSTOP)
+                else:
+                    with plain_burners(condition == "lowered"):
+                        time.sleep(0.2)  # let the busy loops get going
+                        (with_lowered if condition == "lowered" else with_plain).append(foreground(work))
+        signal_groups(groups, signal.SIGCONT)
         daemon_cpu = (daemon.cpu_seconds() - cpu0) / (time.monotonic() - t0) * 100
     base, best = statistics.median(alone), min(alone)
     figure("foreground alone", f"{base:.3f} s", summary(alone))
