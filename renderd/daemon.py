@@ -694,7 +694,8 @@ class Daemon:
 
     def _check_controls(self) -> None:
         """Every poll (and when `render` wakes us): stop cancelled jobs, suspend/resume paused ones."""
-        jobs = {r.info.job for r in self.runs.values()} | {q.job for q in self.scanner.dirs} | self.held_jobs
+        # Only jobs with something here or in the queue: a cancelled job that is over costs nothing.
+        jobs = {r.info.job for r in self.runs.values()} | {q.job for q in self.scanner.dirs}
         held: set[str] = set()
         for job in sorted(jobs):
             ctl = self._control_of(job)
