@@ -3,7 +3,7 @@
 It is forked by the spawner (never by the threaded daemon, where fork is unsafe), and it
 - puts itself in a new session, becomes a child subreaper (orphaned grandchildren come to it)
   and asks for SIGTERM when its parent dies;
-- forks the program in its own process group with nice 19, SCHED_IDLE and the idle I/O
+- forks the program in its own session and process group with nice 19, SCHED_IDLE, the idle I/O
   class (set in the program only: the launcher must stay responsive), no shell;
 - copies the program's output to the chunk's log, capped in size;
 - on SIGTERM (or when its parent vanishes) stops the program group: SIGCONT + SIGTERM,
@@ -126,10 +126,12 @@ def _exec_program(req: dict[str, Any], out_w: int, err_w: int) -> None:
     try:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
-        os.setpgid(0, 0)
+        # A session of its own (and so a process group): with autogroups, a CPU group of its own,
+        # lowered below without slowing the launcher, which must stay quick to report and to kill.
+        os.setsid()
         if req.get("idle", True):
             lower_priority()
-            lower_session_group()  # the launcher made this session for the chunk alone
+            lower_session_group()
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
