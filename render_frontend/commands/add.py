@@ -111,6 +111,8 @@ def command(
     if blend is not None:
         if overwrite and skip_existing:
             raise click.UsageError("give --overwrite or --skip-existing, not both")
+        if cwd is not None:
+            raise click.UsageError("--cwd: only for a command job (Blender chunks run in the spool)")
         request = Request(
             scenes=list(scenes),
             all_scenes=all_scenes,

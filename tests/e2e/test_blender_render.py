@@ -109,3 +109,20 @@ def test_a_host_without_blender_leaves_blender_jobs(spool: Path, start_daemon) -
     waited = wait(spool, job["job"], timeout=3)
     assert waited.returncode == 3 and "no live daemon may run" in waited.stderr
     assert "no working Blender" in daemon.output()
+
+
+def test_a_job_that_runs_python_renders_only_where_scripts_are_allowed(
+    spool: Path, tmp_path: Path, start_daemon
+) -> None:  # type: ignore[no-untyped-def]
+    marker = tmp_path / "script-ran"
+    expr = f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')"
+    job = add_blend(spool, "render_b34.blend", "--trust-scripts", "--", "--python-expr", expr)
+    plain = start_daemon("plain", *DAEMON)
+    waited = wait(spool, job["job"], timeout=3)
+    assert waited.returncode == 3 and "no live daemon may run" in waited.stderr
+    assert "--allow-scripts" in plain.output() and not marker.exists()
+    start_daemon("trusting", *DAEMON, "--allow-scripts")
+    waited = wait(spool, job["job"])
+    assert waited.returncode == 0, waited.stderr + logs(spool, job["job"])
+    assert marker.read_text() == "ran"
+    assert "'--python-exit-code', '1', '--python-expr'" in logs(spool, job["job"])

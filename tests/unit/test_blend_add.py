@@ -212,6 +212,12 @@ def test_nothing_to_render_queues_nothing(spool: Path) -> None:
     assert not (spool / "jobs").exists() or list((spool / "jobs").iterdir()) == []
 
 
+def test_command_only_options_are_refused_for_a_blend_job(spool: Path) -> None:
+    blend = place(spool, "scenes_b34.blend")
+    out = render(spool, "add", str(blend), "--cwd", str(spool), check=False)
+    assert out.returncode == 2 and "--cwd: only for a command job" in out.stderr
+
+
 def test_blend_only_options_are_refused_for_a_command_job_whose_json_is_unchanged(spool: Path) -> None:
     out = render(spool, "add", "--frames", "1-3", "--scene", "Main", "--", "true", check=False)
     assert out.returncode == 2 and "--scene: only for a .blend job" in out.stderr
