@@ -152,10 +152,11 @@ def describe(m: dict[str, Any], spool: Spool | None) -> list[str]:
     """One or a few lines a person reads for one message."""
     host = m.get("host") or m.get("daemon") or "?"
     if m.get("type") == "state":
-        head = f"{_clock(time.time())} {host}: {m.get('state') or 'starting'}"
         chunks = m.get("chunks") or []
         if not chunks:
-            return [head + ", nothing running"]
+            return [f"{_clock(time.time())} {host}: {m.get('state') or 'starting'}, nothing running"]
+        # the host state is refreshed with the host record, a few seconds behind the chunks: not shown here
+        head = f"{_clock(time.time())} {host}: {len(chunks)} chunk(s) running"
         return [head] + [f"  running {c.get('chunk')} frames {c.get('start')}-{c.get('end')}"
                          f"{' ' + _pct(c.get('progress')) if 'progress' in c else ''}"
                          f"{' (suspended)' if c.get('suspended') else ''}" for c in chunks if isinstance(c, dict)]
@@ -185,11 +186,11 @@ def describe(m: dict[str, Any], spool: Spool | None) -> list[str]:
 
 
 def _progress_text(m: dict[str, Any]) -> str:
-    parts = [f"{m.get('chunk')} {_pct(m.get('progress'))}: frame {m.get('frames_done')}/{m.get('frames_total')}"]
+    """`shot-0002 33%: 2/6 frames saved, rendering frame 9 (sample 16/64), 3.1 s/frame, peak 250M`"""
+    parts = [f"{m.get('chunk')} {_pct(m.get('progress'))}: {m.get('frames_done')}/{m.get('frames_total')} frames saved"]
     if m.get("frame") is not None:
-        parts.append(f"now {m['frame']}")
-    if m.get("samples"):
-        parts.append(f"sample {m.get('sample')}/{m['samples']}")
+        samples = f" (sample {m.get('sample')}/{m['samples']})" if m.get("samples") else ""
+        parts.append(f"rendering frame {m['frame']}{samples}")
     if m.get("frame_seconds") is not None:
         parts.append(f"{m['frame_seconds']:.1f} s/frame")
     if m.get("peak") is not None:
