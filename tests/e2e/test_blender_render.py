@@ -126,3 +126,13 @@ def test_a_job_that_runs_python_renders_only_where_scripts_are_allowed(
     assert waited.returncode == 0, waited.stderr + logs(spool, job["job"])
     assert marker.read_text() == "ran"
     assert "'--python-exit-code', '1', '--python-expr'" in logs(spool, job["job"])
+
+
+def test_a_video_scene_is_one_chunk_judged_by_its_video_file(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    job = add_blend(spool, "scenes_b34.blend", "--scene", "Movie", "--frames", "1-3", "--chunk", "1")
+    assert [(c["start"], c["end"]) for c in job["chunks"]] == [(1, 3)]
+    start_daemon("a", *DAEMON)
+    waited = wait(spool, job["job"])
+    assert waited.returncode == 0, waited.stderr + logs(spool, job["job"])
+    (video,) = (spool / "shots" / "render").iterdir()
+    assert video.name.startswith("movie_0001-0003.") and video.stat().st_size > 0
