@@ -3,8 +3,10 @@ time limits, retries elsewhere, low priority for chunks only, and where the spoo
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import platform
 import signal
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 from conftest import FAKEPROG
 from helpers.daemons import add_job, leftover_info_files, process_alive, render, wait_for
 
-from renderd.launcher import descendants
+from renderd.launcher import IOPRIO_CLASS_IDLE, IOPRIO_CLASS_SHIFT, IOPRIO_SYSCALL, IOPRIO_WHO_PROCESS, descendants
 from renderd.spool import LAYOUT, MARKER
 
 FAST = ("--allow-commands", "--poll", "0.5")
@@ -206,13 +208,21 @@ def test_on_a_one_host_farm_the_same_host_retries(
     assert info["attempts"] == 3 and info["failed_hosts"] == ["solo"]
 
 
+def io_class(pid: int) -> int:
+    """ioprio_get(IOPRIO_WHO_PROCESS, pid) >> 13: 0 none, 1 realtime, 2 best-effort, 3 idle."""
+    nr = IOPRIO_SYSCALL[platform.machine()] + 1  # ioprio_get follows ioprio_set in each of these tables
+    value = int(ctypes.CDLL(None, use_errno=True).syscall(nr, IOPRIO_WHO_PROCESS, pid))
+    assert value >= 0, os.strerror(ctypes.get_errno())
+    return value >> IOPRIO_CLASS_SHIFT
+
+
 def stat_nice(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return int(fields[19 - 3])  # field 19 of proc(5); fields[0] is field 3 (state)
 
 
-def test_chunk_runs_at_nice_19_and_sched_idle_while_the_daemon_keeps_normal_priority(
+def test_chunk_runs_at_nice_19_sched_idle_and_idle_io_while_the_daemon_keeps_normal_priority(
     spool: Path,
     markers: Path,
     tmp_path: Path,
@@ -225,9 +235,11 @@ def test_chunk_runs_at_nice_19_and_sched_idle_while_the_daemon_keeps_normal_prio
     [(pid, _)] = wait_for(lambda: started(markers, "p"), 60, what="the chunk to start")
     assert stat_nice(pid) == 19
     assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    assert io_class(pid) == IOPRIO_CLASS_IDLE
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     assert stat_nice(a.pid) == ours
     assert os.sched_getscheduler(a.pid) == os.SCHED_OTHER
+    assert io_class(a.pid) != IOPRIO_CLASS_IDLE
     hold.unlink()
     wait_ok(spool, job)
 
