@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +30,21 @@ def check_dependencies(path: Path, strict: bool) -> None:
     warn(f"{path}: missing dependencies: {listed}")
 
 
-def unused_job_id(spool: Spool, base: str, again: bool) -> str:
-    if spool.read_manifest(base) is None:
-        return base
-    if not again:
-        raise click.ClickException(
-            f"this was added before as job {base} (same file content, scenes, ranges and chunk size); "
-            "pass --again to queue it once more (frames already rendered are skipped)"
-        )
-    n = 2
-    while spool.read_manifest(f"{base}.{n}") is not None:
-        n += 1
-    return f"{base}.{n}"
+def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
+    """Claim the job's folder with an exclusive mkdir, so two identical adds cannot both win."""
+    n = 1
+    while True:
+        job = base if n == 1 else f"{base}.{n}"
+        try:
+            spool.job_dir(job).mkdir()
+            return job
+        except FileExistsError:
+            if not again:
+                raise click.ClickException(
+                    f"this was added before as job {base} (same file content, scenes, ranges and chunk size); "
+                    "pass --again to queue it once more (frames already rendered are skipped)"
+                ) from None
+            n += 1
 
 
 def to_json(job: str | None, info: blend_inspect.BlendInfo, plan: Plan, infos: list[ChunkInfo]) -> dict[str, Any]:
@@ -92,19 +96,25 @@ def add_blend(
     for text in plan.warnings:
         warn(text)
     check_dependencies(path, strict)
-    job = plan.job_base if dry_run else unused_job_id(spool, plan.job_base, again)
-    spec = blendjob.job_spec(plan, job, info, request, priority, name, timeout, max_attempts)
     skipped = sum(p.skipped for p in plan.scenes)
-    if not spec.chunks:
+    if not plan.chunk_specs():
         if as_json:
             click.echo(json.dumps(to_json(None, info, plan, [])))
         click.echo(
             f"nothing to render: all {skipped} frame(s) are rendered already (--overwrite renders them again)", err=True
         )
         return
+    job = plan.job_base
     if not dry_run:
         spool = Spool.open(spool.root, create=True)
-    manifest, infos = submit(spool, spec, dry_run=dry_run)
+        job = reserve_job_id(spool, plan.job_base, again)
+    spec = blendjob.job_spec(plan, job, info, request, priority, name, timeout, max_attempts)
+    try:
+        manifest, infos = submit(spool, spec, dry_run=dry_run)
+    except BaseException:
+        if not dry_run and spool.read_manifest(job) is None:
+            shutil.rmtree(spool.job_dir(job), ignore_errors=True)  # free the id again
+        raise
     if as_json:
         click.echo(json.dumps(to_json(job, info, plan, infos)))
     elif dry_run:
