@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+import typing
 
 import bpy
 
@@ -24,7 +26,11 @@ bl_info = {
 }
 
 TIMEOUT = 120  # seconds for one `render` call (reading a big .blend over NFS can take a while)
+REFRESH_EVERY = 5.0  # seconds between live readouts while the job is under way
+POLL = 0.5  # seconds between looks at a readout in progress
+ACTIVE = ("queued", "running")
 _readout: dict[str, list[str]] = {"lines": []}
+_live: dict[str, list[tuple[subprocess.Popen, typing.IO[str], typing.IO[str]]]] = {"pending": []}
 
 
 # ----------------------------------------------------------------------------- running `render`
@@ -45,40 +51,112 @@ def _render_argv(context: bpy.types.Context, *args: str) -> list[str]:
     return [bpy.path.abspath(program), *(["--spool", bpy.path.abspath(spool)] if spool else []), *args]
 
 
+def _answer(argv: list[str], code: int, out: str, err: str) -> dict:
+    """`render`'s JSON answer, or RuntimeError with its one-line error."""
+    if code != 0:
+        lines = (err or out).strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"{argv[0]} exited {code}")
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise RuntimeError(f"render printed no JSON: {out[:200]!r}") from None
+
+
 def _run_render(context: bpy.types.Context, *args: str) -> dict:
-    """Run `render ... --json` without a shell; its JSON answer, or RuntimeError with its one-line error."""
+    """Run `render ... --json` without a shell and wait for its answer."""
     argv = _render_argv(context, *args)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise RuntimeError(f"{argv[0]}: {err}") from None
-    if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else f"render exited {proc.returncode}")
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise RuntimeError(f"render printed no JSON: {proc.stdout[:200]!r}") from None
+    return _answer(argv, proc.returncode, proc.stdout, proc.stderr)
 
 
-def _refresh(context: bpy.types.Context) -> None:
-    """Fill the "Farm status" readout: the last job sent from this session, and the live hosts."""
-    settings = context.scene.renderd
-    lines = []
-    if settings.last_job:
-        jobs = _run_render(context, "status", settings.last_job, "--json").get("jobs") or []
-        for job in jobs:
-            c = job.get("chunks", {})
-            lines.append(f"{job.get('job')}: {job.get('state')}")
-            lines.append(
-                f"chunks {c.get('done', 0)}/{c.get('total', 0)} done, {c.get('running', 0)} running, "
-                f"{c.get('queued', 0)} queued, {c.get('failed', 0) + c.get('bad', 0)} failed"
-            )
-    hosts = _run_render(context, "hosts", "--json").get("hosts") or []
+def _queries(context: bpy.types.Context) -> list[list[str]]:
+    job = context.scene.renderd.last_job
+    return ([["status", job, "--json"]] if job else []) + [["hosts", "--json"]]
+
+
+def _show(answers: list[dict]) -> bool:
+    """Fill the "Farm status" readout from the answers to `_queries`; True while the job is under way."""
+    lines, active = [], False
+    jobs = (answers[0].get("jobs") or []) if len(answers) > 1 else []
+    for job in jobs:
+        c = job.get("chunks", {})
+        lines.append(f"{job.get('job')}: {job.get('state')}")
+        lines.append(
+            f"chunks {c.get('done', 0)}/{c.get('total', 0)} done, {c.get('running', 0)} running, "
+            f"{c.get('queued', 0)} queued, {c.get('failed', 0) + c.get('bad', 0)} failed"
+        )
+        active = active or job.get("state") in ACTIVE
+    hosts = answers[-1].get("hosts") or []
     live = [h for h in hosts if h.get("live")]
     busy = [h for h in live if h.get("state") == "busy"]
     lines.append(f"hosts: {len(live)} live, {len(busy)} busy, {len(hosts) - len(live)} offline")
     _readout["lines"] = lines
+    return active
+
+
+def _refresh(context: bpy.types.Context) -> bool:
+    """Read the farm now (the last job sent from this file, and the hosts); True while the job is under way."""
+    return _show([_run_render(context, *q) for q in _queries(context)])
+
+
+# ----------------------------------------------------------------------------- live readout
+
+
+def _tick() -> float | None:
+    """Timer: refresh the readout in the background every few seconds while the job is under way.
+
+    The `render` calls run as child processes (output to temporary files, so a large answer
+    cannot fill a pipe and stall them); the timer only polls them, so Blender never waits.
+    """
+    pending = _live["pending"]
+    if not pending:
+        try:
+            for query in _queries(bpy.context):
+                out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+                argv = _render_argv(bpy.context, *query)
+                pending.append((subprocess.Popen(argv, stdout=out, stderr=err, text=True), out, err))
+        except (RuntimeError, OSError) as error:
+            _readout["lines"] = [f"status: {error}"]
+            _finish_pending()
+            return None
+        return POLL
+    if any(proc.poll() is None for proc, _, _ in pending):
+        return POLL
+    try:
+        answers = [_answer(proc.args, proc.returncode, _read(out), _read(err)) for proc, out, err in pending]
+        active = _show(answers)
+    except RuntimeError as error:
+        _readout["lines"], active = [f"status: {error}"], False
+    _finish_pending()
+    _redraw()
+    return REFRESH_EVERY if active else None
+
+
+def _read(fh: typing.IO[str]) -> str:
+    fh.seek(0)
+    return fh.read()
+
+
+def _finish_pending() -> None:
+    for _, out, err in _live["pending"]:
+        out.close()
+        err.close()
+    _live["pending"] = []
+
+
+def _follow() -> None:
+    if not bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.register(_tick, first_interval=REFRESH_EVERY)
+
+
+def _redraw() -> None:
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "PROPERTIES":
+                area.tag_redraw()
 
 
 # ----------------------------------------------------------------------------- operators
@@ -117,6 +195,7 @@ class RENDERD_OT_submit(bpy.types.Operator):
             _refresh(context)
         except RuntimeError as err:
             _readout["lines"] = [f"status: {err}"]
+        _follow()
         return {"FINISHED"}
 
 
@@ -128,11 +207,13 @@ class RENDERD_OT_refresh(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
-            _refresh(context)
+            active = _refresh(context)
         except RuntimeError as err:
             _readout["lines"] = [f"status: {err}"]
             self.report({"WARNING"}, f"renderd: {err}")
             return {"CANCELLED"}
+        if active:
+            _follow()
         return {"FINISHED"}
 
 
@@ -195,6 +276,9 @@ def register() -> None:
 
 
 def unregister() -> None:
+    if bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.unregister(_tick)
+    _finish_pending()
     del bpy.types.Scene.renderd
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -1,15 +1,19 @@
 """Runs inside real Blender (not pytest): install and enable the add-on zip, press its buttons.
 
-blender -b FILE.blend --factory-startup --python addon_driver.py -- ZIP RENDER SPOOL OUT.json
+    blender -b FILE.blend --factory-startup --python addon_driver.py -- ZIP RENDER SPOOL OUT.json [follow]
+
+With `follow`, the live readout's timer function is called (background Blender runs no timers)
+until it stops, as it does once the job is no longer under way.
 """
 
 import json
 import sys
+import time
 
 import addon_utils
 import bpy
 
-zip_path, render_program, spool, out = sys.argv[sys.argv.index("--") + 1 :]
+zip_path, render_program, spool, out, *mode = sys.argv[sys.argv.index("--") + 1 :]
 bpy.ops.preferences.addon_install(filepath=zip_path)
 addon_utils.enable("renderd_blender", default_set=True, handle_error=None)
 prefs = bpy.context.preferences.addons["renderd_blender"].preferences
@@ -31,6 +35,13 @@ result = {
     "is_dirty": bpy.data.is_dirty,
     "modules": sorted(sys.modules),
 }
+
+if mode == ["follow"]:
+    deadline, ticks = time.monotonic() + 600, 0
+    while time.monotonic() < deadline and addon._tick() is not None:
+        ticks += 1
+        time.sleep(0.2)
+    result.update(followed=addon._readout["lines"], ticks=ticks)
 
 bpy.ops.wm.read_homefile(use_empty=True)  # an unsaved file cannot be sent
 try:

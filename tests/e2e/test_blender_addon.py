@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.daemons import BIN, render
@@ -22,7 +23,8 @@ pytestmark = [
 ]
 
 
-def test_send_to_renderd_queues_the_open_file(spool: Path, tmp_path: Path) -> None:
+def send_from_blender(spool: Path, tmp_path: Path, *mode: str) -> dict[str, Any]:
+    """Open a copy of the fixture in real Blender, install and enable the add-on zip, press its buttons."""
     blend = spool / "shots" / "shot.blend"
     blend.parent.mkdir()
     shutil.copy(FIXTURE, blend)
@@ -32,14 +34,19 @@ def test_send_to_renderd_queues_the_open_file(spool: Path, tmp_path: Path) -> No
     env.update(BLENDER_USER_SCRIPTS=str(tmp_path / "scripts"), BLENDER_USER_CONFIG=str(tmp_path / "config"))
     argv = ["blender", "-b", str(blend), "--factory-startup", "--python", str(HERE / "addon_driver.py"), "--"]
     proc = subprocess.run(
-        [*argv, str(zip_path), str(BIN / "render"), str(spool), str(out)],
-        capture_output=True, text=True, env=env, timeout=600,
+        [*argv, str(zip_path), str(BIN / "render"), str(spool), str(out), *mode],
+        capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0 and out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
     assert result["submit"] == ["FINISHED"] and result["refresh"] == ["FINISHED"]
     assert not result["is_dirty"]  # the file was saved before it was sent
     assert result["unsaved"].startswith("Error: Save the file first")
+    return result
+
+
+def test_send_to_renderd_queues_the_open_file(spool: Path, tmp_path: Path) -> None:
+    result = send_from_blender(spool, tmp_path)
     assert not {"click", "filelock", "blender_asset_tracer"} & {m.split(".")[0] for m in result["modules"]}
 
     job = result["last_job"]
@@ -52,6 +59,17 @@ def test_send_to_renderd_queues_the_open_file(spool: Path, tmp_path: Path) -> No
     assert result["readout"][-1] == "hosts: 0 live, 0 busy, 0 offline"
 
 
+def test_farm_status_follows_the_job_until_it_is_done(spool: Path, tmp_path: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    start_daemon("farm", "--when", "always", "--poll", "0.5")
+    result = send_from_blender(spool, tmp_path, "follow")
+    job = result["last_job"]
+    assert result["followed"][0] == f"{job}: done"
+    assert result["followed"][1] == "chunks 3/3 done, 0 running, 0 queued, 0 failed"
+    assert result["followed"][2].startswith("hosts: 1 live, ")  # busy or idle: its record lags a moment
+    assert result["ticks"] >= 2  # a refresh runs in the background and is polled, never waited for
+    assert sorted(p.name for p in (spool / "shots" / "frames").iterdir()) == [f"shot_{n:04d}.png" for n in (1, 2, 3)]
+
+
 def test_the_addon_imports_only_what_blender_has() -> None:
     tree = ast.parse(ADDON.read_text())
     imported = {
@@ -60,4 +78,4 @@ def test_the_addon_imports_only_what_blender_has() -> None:
     imported |= {
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert imported <= {"bpy", "json", "os", "shutil", "subprocess"}
+    assert imported <= {"bpy", "json", "os", "shutil", "subprocess", "tempfile", "typing"}
