@@ -157,6 +157,8 @@ class Server:
             raise SocketError("the socket folder belongs to another user", folder)
         if self.policy.group and st.st_uid == os.getuid() and folder.name == "renderd":
             self._give_to_group(folder)
+            if st.st_mode & 0o050 != 0o050:  # made earlier without a group: let the group reach the socket
+                os.chmod(folder, stat.S_IMODE(st.st_mode) | 0o050)
 
     def _give_to_group(self, path: Path) -> None:
         assert self.policy.group is not None

@@ -37,7 +37,8 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
                 click.echo(f"{job}: all {view.total} chunk(s) done", err=True)
                 raise SystemExit(0)
             click.echo(
-                f"{job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.done)}/{view.total} done",
+                f"{job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
+                f"{len(view.done)}/{view.total} done",
                 err=True,
             )
             raise SystemExit(1)
