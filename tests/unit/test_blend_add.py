@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.daemons import render
+from helpers.daemons import BIN, render
 
 BLEND = Path(__file__).parent.parent / "fixtures" / "blend"
 PNG = BLEND / "textures" / "wood.png"
@@ -224,3 +225,29 @@ def test_blend_only_options_are_refused_for_a_command_job_whose_json_is_unchange
     data = json.loads(render(spool, "add", "--frames", "1-3", "--json", "--", "echo", "{start}").stdout)
     assert set(data) == {"job", "chunks"}
     assert data["chunks"] == [{"chunk": data["job"] + "-0001", "start": 1, "end": 3, "step": 1, "argv": ["echo", "1"]}]
+
+
+def test_shared_roots_from_the_environment(spool: Path, tmp_path: Path) -> None:
+    project = tmp_path / "projects"
+    project.mkdir()
+    shutil.copy(BLEND / "scenes_b34.blend", project / "shot.blend")
+    env = {**os.environ, "RENDERD_SHARED_ROOTS": f"/nowhere:{project}"}
+    out = subprocess.run(
+        [str(BIN / "render"), "--spool", str(spool), "add", str(project / "shot.blend"), "--dry-run"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "would queue 2 chunk(s)" in out.stderr and "Warning" not in out.stderr
+
+
+def test_two_identical_adds_at_once_queue_one_job(spool: Path) -> None:
+    blend = place(spool, "scenes_b34.blend")
+    render(spool, "add", str(blend), "--frames", "1-2", "--dry-run")  # sets nothing up
+    cmd = [str(BIN / "render"), "--spool", str(spool), "add", str(blend)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    codes = sorted(p.wait(120) for p in procs)
+    for p in procs:
+        p.communicate()
+    assert codes == [0, 1, 1, 1]
+    assert len(list((spool / "jobs").iterdir())) == 1
+    assert len(queued_infos(spool)) == 2
