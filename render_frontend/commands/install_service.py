@@ -7,6 +7,7 @@ this machine: ExecStart= (this installation's `renderd`) and RequiresMountsFor= 
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import stat
@@ -103,7 +104,7 @@ def config_text(spool: Path) -> str:
         "# renderd's settings: keys are renderd's long option names (renderd --help); see docs/config.md.\n"
         "# `renderd --print-config` shows the effective values and where each comes from.\n"
         "[renderd]\n"
-        f'spool = "{spool}"\n'
+        f"spool = {json.dumps(str(spool))}\n"  # a JSON string is a valid TOML string, quotes and all
     )
 
 
