@@ -155,10 +155,10 @@ class Server:
             raise SocketError("the socket folder is not a folder", folder)
         if st.st_uid not in (os.getuid(), 0):
             raise SocketError("the socket folder belongs to another user", folder)
-        if self.policy.group and st.st_uid == os.getuid() and folder.name == "renderd":
+        if self.policy.group and st.st_mode & 0o001 == 0 and st.st_uid == os.getuid():
+            # a private folder (made earlier, without a group): let the group reach the socket
             self._give_to_group(folder)
-            if st.st_mode & 0o050 != 0o050:  # made earlier without a group: let the group reach the socket
-                os.chmod(folder, stat.S_IMODE(st.st_mode) | 0o050)
+            os.chmod(folder, stat.S_IMODE(st.st_mode) | 0o050)
 
     def _give_to_group(self, path: Path) -> None:
         assert self.policy.group is not None
