@@ -308,3 +308,44 @@ def test_job_pause_and_owner_activity_each_keep_a_chunk_stopped(  # type: ignore
     wait_for(lambda: "T" not in group_states(pid), 60, what="the chunk to resume once the owner is idle")
     hold.unlink()
     assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+
+
+def test_memory_floor_and_schedule_keep_chunks_from_starting(  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, start_daemon
+) -> None:
+    tomorrow = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(time.localtime().tm_wday + 1) % 7]
+    start_daemon("low", "--allow-commands", "--poll", "0.5", "--min-free-mem", "1000T")
+    start_daemon("late", "--allow-commands", "--poll", "0.5", "--schedule", tomorrow)
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "m"])
+    wait_for(
+        lambda: "free memory (needs 1024000.0)" in str(host_record(spool, "low").get("policy")),
+        30,
+        what="the memory floor to be the reason",
+    )
+    wait_for(
+        lambda: str(host_record(spool, "late").get("policy")) == f"outside the schedule ({tomorrow})",
+        30,
+        what="the schedule to be the reason",
+    )
+    hosts = render(spool, "hosts").stdout
+    assert f"(outside the schedule ({tomorrow}))" in hosts and "GiB free memory" in hosts
+    assert render(spool, "wait", job["job"], "--timeout", "3", check=False).returncode == 3
+    assert not (markers / "m.starts").exists()
+
+
+def test_a_suspended_chunk_keeps_its_lease(spool: Path, markers: Path, tmp_path: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    hold = tmp_path / "hold"
+    hold.touch()
+    start_daemon("a", "--allow-commands", "--poll", "0.5", "--lease", "4")
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "k", "--hold", str(hold)])
+    wait_for(lambda: (markers / "k.starts").exists(), 60, what="the chunk to start")
+    pid = chunk_pid(markers, "k")
+    render(spool, "host", "pause", "a")
+    wait_for(lambda: group_states(pid) == {"T"}, 30, what="the chunk to be suspended")
+    [beat] = list((spool / "claimed").glob("*.hb"))
+    first = beat.read_bytes()
+    wait_for(lambda: beat.read_bytes() != first, 30, what="the heartbeat to go on while suspended")
+    assert group_states(pid) == {"T"}
+    render(spool, "host", "resume", "a")
+    hold.unlink()
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
