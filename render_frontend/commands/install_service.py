@@ -72,11 +72,19 @@ def unit_text(name: str, renderd: Path, spool: Path | None) -> str:
     lines = []
     for line in text.splitlines():
         if line.startswith("ExecStart="):
-            line = f"ExecStart={renderd}"
+            line = f"ExecStart={unit_word(renderd)}"
         elif line.startswith("RequiresMountsFor="):
-            line = f"RequiresMountsFor={spool}"
+            line = f"RequiresMountsFor={unit_word(spool)}"
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def unit_word(path: Path | None) -> str:
+    """A path as one word of a unit file: % escaped (specifiers), quoted when it holds blanks."""
+    text = str(path).replace("%", "%%")
+    if any(c.isspace() or c in "\"'\\" for c in text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
 
 
 def renderd_program() -> Path:

@@ -88,3 +88,13 @@ def test_install_service_refuses_unclear_requests(tmp_path: Path) -> None:
     proc = run("--spool", str(tmp_path), "install-service", "--user", "--root", str(tmp_path / "r"))
     assert proc.returncode == 2 and "--root installs the system unit" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_spool_path_with_blanks_and_percent_signs_stays_one_path(tmp_path: Path) -> None:
+    spool = tmp_path / "render farm 100%"
+    spool.mkdir()
+    root = tmp_path / "root"
+    render(spool, "install-service", "--root", str(root))
+    unit = root / "etc/systemd/system/renderd.service"
+    assert f'RequiresMountsFor="{str(spool).replace("%", "%%")}"\n' in unit.read_text()
+    verify(unit, tmp=tmp_path)
