@@ -18,8 +18,11 @@ from typing import Any
 import click
 
 from render_frontend.cli import Context, pass_ctx
+from render_frontend.client import Connection, DaemonUnreachable
 from render_frontend.farm import JobView, snapshot
+from renderd import protocol
 from renderd.access import may_change_job
+from renderd.spool import Spool
 
 AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
@@ -44,7 +47,8 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
     spool = ctx.spool()
     cutoff = time.time() - age
     report: dict[str, Any] = {"dry_run": dry_run, "older_than": age, "jobs": [], "skipped_jobs": [],
-                              "files": {"logs": 0, "events": 0, "bad": 0, "locks": 0, "tmp": 0}, "bytes": 0}
+                              "files": {"logs": 0, "events": 0, "bad": 0, "locks": 0, "tmp": 0, "sockets": 0},
+                              "bytes": 0}
     farm = snapshot(spool)
     groups = {str(r["admin_group"]) for r in farm.hosts.values() if isinstance(r.get("admin_group"), str)}
     for view in farm.jobs.values():
@@ -67,6 +71,10 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
         limit = min(cutoff, time.time() - MIN_LITTER_AGE) if kind in ("tmp", "locks") else cutoff
         for path in paths:
             _remove_if_old(path, limit, kind, report, dry_run)
+    for path in dead_sockets(spool):  # left by daemons of this spool that were killed on this machine
+        report["files"]["sockets"] += 1
+        if not dry_run:
+            path.unlink(missing_ok=True)
     if as_json:
         click.echo(json.dumps(report))
         return
@@ -77,6 +85,21 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
     if report["skipped_jobs"]:
         click.echo(f"left {len(report['skipped_jobs'])} finished job(s) of other users (only their owners, root "
                    "or the admin group may remove them)", err=True)
+
+
+def dead_sockets(spool: Spool) -> list[Path]:
+    """This machine's sockets of the spool that no daemon answers on (ours to remove only)."""
+    dead = []
+    for path in protocol.find_sockets(spool.root):
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            Connection(path, timeout=2.0).close()
+        except DaemonUnreachable:
+            dead.append(path)
+        except OSError:
+            continue
+    return dead
 
 
 def _last_activity(view: JobView) -> float:

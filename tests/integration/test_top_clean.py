@@ -13,6 +13,7 @@ from pathlib import Path
 from conftest import FAKEPROG
 from helpers.daemons import BIN, add_job, render, wait_for
 
+from renderd import protocol
 from renderd.spool import Spool
 
 
@@ -62,6 +63,10 @@ def _age(path: Path, seconds: float) -> None:
 def test_clean_removes_finished_jobs_and_old_litter_and_keeps_the_rest(spool: Path, markers: Path,
                                                                        start_daemon) -> None:  # type: ignore[no-untyped-def]
     start_daemon("a", "--allow-commands", "--poll", "0.5")
+    killed = start_daemon("b", "--when", "never")
+    killed.kill()  # SIGKILL: its socket file stays behind
+    (alive_socket,) = [p for p in protocol.find_sockets(spool) if p.name.endswith("-a.sock")]
+    (dead_socket,) = [p for p in protocol.find_sockets(spool) if p.name.endswith("-b.sock")]
     good = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "g{start}"], "--chunk", "1")
     bad = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "b", "--exit", "3"], "--max-attempts", "1")
     for job, code in ((good, 0), (bad, 1)):
@@ -75,7 +80,9 @@ def test_clean_removes_finished_jobs_and_old_litter_and_keeps_the_rest(spool: Pa
         _age(path, 3 * 86400)
 
     report = json.loads(render(spool, "clean", "--older-than", "1d", "--json").stdout)
-    assert report["jobs"] == [] and report["files"] == {"logs": 0, "events": 1, "bad": 1, "locks": 1, "tmp": 0}
+    assert report["jobs"] == []
+    assert report["files"] == {"logs": 0, "events": 1, "bad": 1, "locks": 1, "tmp": 0, "sockets": 1}
+    assert alive_socket.exists() and not dead_socket.exists()
     assert not old_bad.exists() and not old_lock.exists() and not rotated.exists()
     assert new_bad.exists() and new_tmp.exists()
 
