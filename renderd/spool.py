@@ -758,7 +758,8 @@ class Spool:
         Returns None when another daemon moved it first."""
         check_transition(old, ChunkState.BAD, src.name)
         base = src.name if not src.name.startswith(".") else "_" + src.name
-        dest = self.root / "bad" / f"{base}.{nonce()}"
+        # A claimed name can reach 250 characters; with '.<nonce>.reason' it must fit in 255.
+        dest = self.root / "bad" / f"{base[:200]}.{nonce()}"
         try:
             os.rename(src, dest)
         except FileNotFoundError:

@@ -233,3 +233,17 @@ def test_hostile_stale_claims_are_quarantined_on_recovery(
     wait_for(lambda: (markers / "back.runs").exists(), 60, what="the sound stale claim to run again")
     assert outside.read_bytes() == info_bytes("crash-0003", job="crash")
     assert daemon.alive() and "Traceback" not in daemon.output()
+
+
+def test_hostile_claim_with_the_longest_names_is_quarantined(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    """A 160-character chunk id claimed by a daemon with a 64-character name still fits in bad/ with its reason."""
+    host = "h" * 64
+    chunk = "j" * 155 + "-0001"
+    dead = 4_194_304 + 1
+    (spool / "claimed").mkdir(parents=True)
+    (spool / "claimed" / f"{chunk}.info@{host}.{dead}.0badcafe").write_bytes(b"garbage")
+    daemon = start_daemon(host, "--allow-commands", "--poll", "0.5")
+    [bad] = wait_for(lambda: list(quarantined(spool).values()), 60, what="the claim in bad/")
+    assert "not JSON" in bad.with_name(bad.name + ".reason").read_text()
+    assert bad.read_bytes() == b"garbage" and os.listdir(spool / "claimed") == []
+    assert daemon.alive()
