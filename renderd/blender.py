@@ -47,6 +47,7 @@ MAX_SCENE = 256
 MAX_ARGS = 64
 VERSION_RE = re.compile(r"^Blender (\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
 HASHES_RE = re.compile(r"#+")
+NUMBER_RE = re.compile(r"^-?\d+$")
 LOG5_PREFIX = r"(?:\d+:)?\d+:\d+(?:\.\d+)?\s+[\w.]+\s+\|\s?"
 LOG_LIMIT = 8 * 1024 * 1024
 
@@ -117,6 +118,9 @@ def check_extra(extra: Sequence[str], trust_scripts: bool) -> None:
             takes = 0
         if i + takes >= len(extra):
             raise BadInfoFile(f"Blender option {name} needs a value")
+        for value in extra[i + 1 : i + 1 + takes]:
+            if value.startswith("-") and NUMBER_RE.match(value) is None:
+                raise BadInfoFile(f"Blender option {name} needs a value, not the option {value!r}")
         i += 1 + takes
 
 

@@ -78,6 +78,8 @@ def test_valid_fields_round_trip_through_an_info_file() -> None:
         ({"extra": ["-S", "Other"]}, "not allowed"),
         ({"extra": ["other.blend"]}, "not an option"),
         ({"extra": ["-t"]}, "needs a value"),
+        ({"extra": ["-E", "-y"]}, "not the option '-y'"),
+        ({"extra": ["--threads", "--python-expr"]}, "not the option"),
         ({"extra": "-t 4"}, "list"),
         ({"after": [1]}, "list of strings"),
         ({"trust_scripts": "yes"}, "true or false"),
@@ -129,6 +131,7 @@ def test_code_running_options_are_allowed_when_the_job_trusts_scripts() -> None:
 
 def test_options_with_values_and_equals_forms() -> None:
     check_extra(["-t", "4", "--engine=CYCLES", "--factory-startup", "-E", "BLENDER_WORKBENCH"], trust_scripts=False)
+    check_extra(["--log-level", "-1"], trust_scripts=False)
     with pytest.raises(BadInfoFile, match="needs a value"):
         check_extra(["--threads"], trust_scripts=False)
 
