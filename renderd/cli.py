@@ -18,6 +18,7 @@ from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
 from renderd.errors import RenderdError
 from renderd.host import default_name
+from renderd.idle import parse_signals
 from renderd.policy_cli import daemon_policy, idle_options
 from renderd.spool import valid_name
 
@@ -131,7 +132,7 @@ def main(
 ) -> None:
     """Run chunks from a shared spool folder on this workstation, at the lowest priority."""
     if idle.pop("check"):
-        sys.exit(run_check(spool, idle["activity_path"], idle["idle_signals"]))
+        sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"])))
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logging.basicConfig(

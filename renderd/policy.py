@@ -66,6 +66,9 @@ class Schedule:
     text: str
     windows: tuple[Window, ...]
 
+    def __str__(self) -> str:
+        return self.text  # as the user wrote it (`renderd --print-config`)
+
     @classmethod
     def parse(cls, text: str) -> Schedule:
         windows = tuple(_parse_window(part.strip().lower()) for part in text.split(",") if part.strip())

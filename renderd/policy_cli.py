@@ -40,9 +40,10 @@ def _schedule(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(err)) from None
 
 
-def _signals(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+def _signals(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Checked, and kept as text so that `--print-config` writes it back as it was given."""
     try:
-        return parse_signals(value)
+        return ",".join(parse_signals(value)) or "none"
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
 
@@ -129,4 +130,5 @@ def daemon_policy(when: str, idle: dict[str, Any]) -> dict[str, Any]:
         schedule=idle["schedule"],
         cpu_busy=idle["cpu_busy"],
     )
-    return {"policy": policy, "idle_signals": idle["idle_signals"], "activity_path": idle["activity_path"]}
+    signals = parse_signals(idle["idle_signals"])
+    return {"policy": policy, "idle_signals": signals, "activity_path": idle["activity_path"]}
