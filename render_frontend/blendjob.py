@@ -58,18 +58,11 @@ class Plan:
     fields: dict[str, Any]  # the blender fields every chunk shares (file, extra, after, ...)
     warnings: list[str]
 
+    def chunk_fields(self, p: ScenePlan) -> dict[str, Any]:
+        return {**self.fields, "scene": p.scene.name, "output": p.output, "movie": p.scene.movie}
+
     def chunk_specs(self) -> list[ChunkSpec]:
-        return [
-            ChunkSpec(
-                s,
-                e,
-                p.step,
-                [],
-                blender={**self.fields, "scene": p.scene.name, "output": p.output, "movie": p.scene.movie},
-            )
-            for p in self.scenes
-            for s, e in p.chunks
-        ]
+        return [ChunkSpec(s, e, p.step, [], blender=self.chunk_fields(p)) for p in self.scenes for s, e in p.chunks]
 
 
 # --------------------------------------------------------------------------- paths
@@ -266,7 +259,13 @@ def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
         output = record_output(scene.output_pattern, spool, request, scene.name)
         plans.append(plan_scene(scene, output, spool, request, blend_mtime))
     digest = file_digest(info.path)
-    return Plan(job_base(info, digest, plans, request, fields), file, digest, plans, fields, warnings)
+    result = Plan(job_base(info, digest, plans, request, fields), file, digest, plans, fields, warnings)
+    for p in plans:  # what daemons would quarantine must not be queued
+        try:
+            blender.validate_fields(result.chunk_fields(p))
+        except BadInfoFile as err:
+            raise UsageError(f"scene {p.scene.name!r} cannot be queued: {err.message}") from None
+    return result
 
 
 def job_spec(

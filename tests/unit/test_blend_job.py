@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from render_frontend.blendjob import record_path, runs, split_extra
+from render_frontend.blend_inspect import BlendInfo, Scene
+from render_frontend.blendjob import Request, plan, record_path, runs, split_extra
 from renderd.errors import UsageError
 from renderd.spool import Spool
 
@@ -50,3 +51,16 @@ def test_paths_outside_need_a_shared_root_or_local_ok(tmp_path: Path) -> None:
     sibling.touch()
     with pytest.raises(UsageError):
         record_path(sibling, spool, [], False, "file")
+
+
+def test_a_scene_the_daemons_would_quarantine_is_refused_before_queueing(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    (tmp_path / "spool").mkdir()
+    blend = tmp_path / "spool" / "a.blend"
+    blend.write_bytes(b"BLENDER")
+    name = "two\nlines"
+    scene = Scene(name, 1, 3, 1, "//f_", str(tmp_path / "spool" / "f_####.png"), "PNG", False, "CYCLES", (4, 4),
+                  100, True, True)  # fmt: skip
+    info = BlendInfo(blend, (3, 4), False, [scene], [name])
+    with pytest.raises(UsageError, match=r"scene 'two\\nlines' cannot be queued: .*scene name"):
+        plan(info, spool, Request())
