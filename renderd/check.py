@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from renderd.blender import on_this_host
 from renderd.fsinfo import fs_type, is_network_fs
 from renderd.host import meminfo
 from renderd.idle import SIGNALS, MemoryWatch, Probe, make_probes
@@ -153,16 +154,32 @@ def scheduler_line(label: str, path: Path) -> str:
 
 
 def output_folders(spool_path: Path) -> list[Path]:
-    """Where jobs in the spool write: their working folders (outputs are relative to them)."""
+    """Where the spool's (latest 50) jobs write: Blender scenes' output folders, command jobs' working folders."""
     if not is_spool(spool_path):
         return []
     spool = Spool(spool_path.absolute())
     out: list[Path] = []
     for job in spool.list_jobs()[-50:]:
-        cwd = (spool.read_manifest(job) or {}).get("cwd")
-        if isinstance(cwd, str) and cwd.startswith("/") and Path(cwd) not in out:
-            out.append(Path(cwd))
+        manifest = spool.read_manifest(job) or {}
+        blend = manifest.get("blend")
+        scenes = blend.get("scenes") if isinstance(blend, dict) else None
+        outputs = [sc.get("output") for sc in scenes if isinstance(sc, dict)] if isinstance(scenes, list) else []
+        folders = [on_this_host(spool.root, p).parent for p in outputs if isinstance(p, str) and p and "\0" not in p]
+        cwd = manifest.get("cwd")
+        if isinstance(cwd, str) and cwd.startswith("/") and "\0" not in cwd:
+            folders.append(Path(cwd))
+        for folder in map(_existing_folder, folders):
+            if folder is not None and folder not in out:
+                out.append(folder)
     return out
+
+
+def _existing_folder(path: Path) -> Path | None:
+    """The folder itself or its nearest existing parent (outputs are made on the first frame)."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 # --------------------------------------------------------------------------- the report
@@ -215,7 +232,7 @@ def report(spool: Path | None, activity_path: Path | None, signals: list[str]) -
         lines.append("  no spool given (--spool or RENDERD_SPOOL): cannot check its disk")
     else:
         lines.append(scheduler_line("  spool", spool))
-        lines.extend(scheduler_line("  job folder", p) for p in output_folders(spool))
+        lines.extend(scheduler_line("  output", p) for p in output_folders(spool))
     return lines
 
 

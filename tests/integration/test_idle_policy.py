@@ -249,6 +249,9 @@ def test_host_command_refuses_an_unknown_host_in_one_line(spool: Path, start_dae
 def test_renderd_check_reports_signals_priorities_and_the_spools_disk(spool: Path, tmp_path: Path) -> None:
     activity = tmp_path / "sensor"
     activity.touch()
+    work = tmp_path / "work"
+    work.mkdir()
+    add_job(spool, "1-1", ["true"], cwd=work)
     renderd = Path(sys.executable).parent / "renderd"
     out = subprocess.run(
         [str(renderd), "--check", "--spool", str(spool), "--activity-path", str(activity), "--idle-signals", "cpu"],
@@ -268,6 +271,7 @@ def test_renderd_check_reports_signals_priorities_and_the_spools_disk(spool: Pat
     assert prio_line.endswith("(all work)")
     spool_line = next(line for line in lines if line.strip().startswith("spool "))
     assert str(spool) in spool_line and ("bfq" in spool_line or "network" in spool_line or "block device" in spool_line)
+    assert any(line.strip().startswith(f"output {work}: ") for line in lines)
 
 
 def test_bad_policy_options_are_one_clear_line(spool: Path) -> None:
