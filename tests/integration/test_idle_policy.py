@@ -353,3 +353,21 @@ def test_a_suspended_chunk_keeps_its_lease(spool: Path, markers: Path, tmp_path:
     render(spool, "host", "resume", "a")
     hold.unlink()
     assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+
+
+def test_stopping_the_daemon_gives_back_a_suspended_chunk(
+    spool: Path, markers: Path, tmp_path: Path, start_daemon
+) -> None:  # type: ignore[no-untyped-def]
+    hold = tmp_path / "hold"
+    hold.touch()
+    a = start_daemon("a", "--allow-commands", "--poll", "0.5", "--grace", "5")
+    job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "s", "--hold", str(hold)])
+    wait_for(lambda: (markers / "s.starts").exists(), 60, what="the chunk to start")
+    pid = chunk_pid(markers, "s")
+    render(spool, "host", "pause", "a")
+    wait_for(lambda: group_states(pid) == {"T"}, 30, what="the chunk to be suspended")
+    assert a.stop() == 0
+    assert not group_members(pid)  # a stopped process still dies: SIGCONT comes with the SIGTERM
+    assert queued(spool) == [job["chunks"][0]["chunk"]]
+    info = json.loads(next((spool / "queue").glob("*/*.info")).read_text())
+    assert info["history"][-1]["event"] == "returned" and info["attempts"] == 0
