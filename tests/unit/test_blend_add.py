@@ -75,6 +75,12 @@ def test_the_job_records_fields_relative_to_the_spool_not_a_command_line(spool: 
     assert manifest["kind"] == "blender" and manifest["blender_version"] == "4.5"
 
 
+def test_by_default_the_active_scene_and_those_flagged_for_background_rendering(spool: Path) -> None:
+    blend = place(spool, "background_b34.blend")
+    assert spans(add(spool, str(blend), "--dry-run")) == [
+        ("Alt Shot", 10, 37, 3), ("Main", 1, 10, 1), ("Main", 11, 12, 1)]  # fmt: skip
+
+
 def test_chunks_count_rendered_frames_and_end_on_the_last_one(spool: Path) -> None:
     blend = place(spool, "scenes_b50.blend")
     assert spans(add(spool, str(blend), "--scene", "Alt Shot", "--dry-run")) == [("Alt Shot", 10, 37, 3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,24 @@ def test_engine_names_are_normalised_across_versions() -> None:
 )
 def test_output_pattern_follows_blenders_rules(pic: str, extensions: tuple[str, ...], expected: str) -> None:
     assert output_pattern(pic, Path("/shots/shot.blend"), extensions) == expected
+
+
+def with_rend_block(data: bytes, scene: str, sfra: int, efra: int) -> bytes:
+    """Add a REND block as Blender writes one for a scene flagged for background rendering
+    (64-bit little-endian header: code, length, old address, SDNA index, count)."""
+    payload = struct.pack("<ii", sfra, efra) + scene.encode().ljust(64, b"\0")
+    header = struct.pack("<4siQii", b"REND", len(payload), 0x7F0000001000, 0, 1)
+    end = data.rfind(b"ENDB")
+    return data[:end] + header + payload + data[end:]
+
+
+def test_a_scene_flagged_for_background_rendering_is_rendered_too() -> None:
+    """background_b34.blend: "Alt Shot" flagged (tests/fixtures/flag_background_scene.py), saved by Blender 3.4."""
+    assert inspect(BLEND / "background_b34.blend").to_render == ["Alt Shot", "Main"]
+
+
+def test_rend_blocks_naming_no_scene_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "flagged.blend"
+    data = with_rend_block((BLEND / "scenes_b34.blend").read_bytes(), "Alt Shot", 10, 37)
+    path.write_bytes(with_rend_block(data, "Deleted Since", 1, 2))  # a name no scene has is ignored
+    assert inspect(path).to_render == ["Main", "Alt Shot"]
