@@ -257,6 +257,9 @@ def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
                 "fails chunks whose frames are older than the .blend"
             )
         output = record_output(scene.output_pattern, spool, request, scene.name)
+        same = [p.scene.name for p in plans if p.output == output]
+        if same:
+            warnings.append(f"scenes {same[0]!r} and {scene.name!r} write to the same files ({scene.output_pattern})")
         plans.append(plan_scene(scene, output, spool, request, blend_mtime))
     digest = file_digest(info.path)
     result = Plan(job_base(info, digest, plans, request, fields), file, digest, plans, fields, warnings)

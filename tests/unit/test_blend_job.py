@@ -64,3 +64,17 @@ def test_a_scene_the_daemons_would_quarantine_is_refused_before_queueing(tmp_pat
     info = BlendInfo(blend, (3, 4), False, [scene], [name])
     with pytest.raises(UsageError, match=r"scene 'two\\nlines' cannot be queued: .*scene name"):
         plan(info, spool, Request())
+
+
+def test_two_scenes_writing_the_same_files_are_warned_about(tmp_path: Path) -> None:
+    (tmp_path / "spool").mkdir()
+    blend = tmp_path / "spool" / "a.blend"
+    blend.write_bytes(b"BLENDER")
+    out = str(tmp_path / "spool" / "f_####.png")
+    one = Scene("One", 1, 3, 1, "//f_", out, "PNG", False, "CYCLES", (4, 4), 100, True, True)
+    two = Scene("Two", 1, 3, 1, "//f_", out, "PNG", False, "CYCLES", (4, 4), 100, True, True)
+    result = plan(
+        BlendInfo(blend, (3, 4), False, [one, two], ["One"]), Spool(tmp_path / "spool"), Request(all_scenes=True)
+    )
+    assert f"scenes 'One' and 'Two' write to the same files ({out})" in result.warnings
+    assert [p.output for p in result.scenes] == ["f_####.png", "f_####.png"]
