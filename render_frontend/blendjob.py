@@ -245,7 +245,7 @@ def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
         "version": list(info.version),
     }
     blend_mtime = info.path.stat().st_mtime_ns
-    plans = []
+    plans: list[ScenePlan] = []
     for scene in choose_scenes(info, request):
         if not scene.camera:
             warnings.append(f"scene {scene.name!r} has no camera: Blender cannot render it")
