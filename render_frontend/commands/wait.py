@@ -32,6 +32,9 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
             click.echo(f"Error: no job {job!r} in {spool.root}", err=True)
             raise SystemExit(2)
         if not view.active:
+            if view.total == 0:  # `render add` never writes an empty chunk list: nothing to judge success by
+                click.echo(f"Error: the manifest of job {job!r} lists no chunks (damaged?)", err=True)
+                raise SystemExit(1)
             missing = view.total - len(view.done)
             if missing == 0:
                 click.echo(f"{job}: all {view.total} chunk(s) done", err=True)

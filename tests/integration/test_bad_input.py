@@ -195,9 +195,10 @@ def test_front_end_reads_hostile_manifests_and_host_records_without_a_traceback(
         out = render(spool, *args, check=False)
         assert out.returncode == 0 and "Traceback" not in out.stderr, (args, out.stderr)
     assert job["job"] in render(spool, "status").stdout
-    for name in HOSTILE_MANIFESTS:
-        out = render(spool, "wait", name, "--timeout", "5", check=False)
-        assert "Traceback" not in out.stderr, out.stderr
+    waits = {name: render(spool, "wait", name, "--timeout", "5", check=False) for name in HOSTILE_MANIFESTS}
+    assert all("Traceback" not in out.stderr for out in waits.values())
+    assert {name: out.returncode for name, out in waits.items()} == {"evil-1": 1, "evil-2": 1, "evil-3": 2}
+    assert waits["evil-1"].stderr == "Error: the manifest of job 'evil-1' lists no chunks (damaged?)\n"
 
 
 def test_hostile_stale_claims_are_quarantined_on_recovery(
