@@ -94,6 +94,11 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--blender", default="blender", show_default=True, help="The Blender program this host renders with.")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
 @click.option(
+    "--spawner-socket",
+    type=click.Path(dir_okay=False),
+    help="Start chunks through the spawner behind this socket (systemd's renderd-spawner.socket; docs/config.md).",
+)
+@click.option(
     "--chunk-slice",
     metavar="SLICE",
     help="Run chunks in this systemd slice, e.g. renderd-chunks.slice (needs systemd-run; docs/config.md).",
@@ -125,6 +130,7 @@ def main(
     blender: str,
     no_watch: bool,
     chunk_slice: str | None,
+    spawner_socket: str | None,
     socket_path: Path | None,
     admin_group: str | None,
     verbose: bool,
@@ -159,6 +165,7 @@ def main(
         blender=blender,
         watch=not no_watch,
         chunk_slice=chunk_slice,
+        spawner_socket=spawner_socket,
         socket=socket_path,
         admin_group=admin_group,
         **daemon_policy(when, idle),

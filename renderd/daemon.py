@@ -31,6 +31,7 @@ from renderd.runner import Run, Runner
 from renderd.scanner import QueueScanner, QueueWatch
 from renderd.server import PeerPolicy, Server
 from renderd.spawner import Spawner
+from renderd.spawner_socket import SocketSpawner
 from renderd.spool import ChunkInfo, ClaimName, JobControl, QueueDir, Spool, host_is_live, relative_path_ok
 from renderd.states import ChunkState
 
@@ -52,6 +53,7 @@ class DaemonConfig:
     blender: str = "blender"
     watch: bool = True
     chunk_slice: str | None = None
+    spawner_socket: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)  # the idle policy (its `when` is ours)
     idle_signals: list[str] = field(default_factory=list)
     activity_path: Path | None = None
@@ -116,7 +118,7 @@ class Daemon:
         if self.caps.blender_version is None:
             log.warning("no working Blender (%r): this host leaves Blender chunks to others", self.cfg.blender)
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
-        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)), self.spawner_prefix)
+        self.spawner = self._new_spawner()
         self.runner = Runner(self.spawner, self.cfg.grace)
         self.policy = HostPolicy.build(
             replace(self.cfg.policy, when=self.cfg.when),
@@ -167,6 +169,19 @@ class Daemon:
             f"renderd: the name {self.cfg.name!r} is in use by pid {pid} on {rec.get('hostname')}; "
             "give this daemon another --name"
         )
+
+    def _new_spawner(self) -> Spawner:
+        """The spawner: our own child, or under systemd a service in the idle slice (spawner_socket.py)."""
+
+        def post(msg: dict[str, Any]) -> None:
+            self.events.put(("msg", msg))
+
+        if self.cfg.spawner_socket:
+            try:
+                return SocketSpawner(post, self.cfg.spawner_socket)
+            except OSError as err:
+                log.warning("cannot reach the spawner at %s (%s): starting one here", self.cfg.spawner_socket, err)
+        return Spawner(post, self.spawner_prefix)
 
     def emit(self, event: str, **data: Any) -> None:
         """Tell every listener (socket clients, the spool's event log) what happened."""
@@ -475,7 +490,7 @@ class Daemon:
         for run in list(self.runs.values()):
             del self.runs[run.token]
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
-        self.spawner = Spawner(lambda msg: self.events.put(("msg", msg)), self.spawner_prefix)
+        self.spawner = self._new_spawner()
         self.runner.spawner = self.spawner
 
     def _finish(self, run: Run, msg: dict[str, Any]) -> None:

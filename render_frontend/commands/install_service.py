@@ -1,7 +1,8 @@
 """`render install-service [--user] [--dry-run]`: install and enable renderd's systemd unit here.
 
 The unit files are the ones in the source tree's systemd/ folder, with two lines filled in for
-this machine: ExecStart= (this installation's `renderd`) and RequiresMountsFor= (the spool).
+this machine: ExecStart= (this installation's `renderd`, or its Python for the spawner) and
+RequiresMountsFor= (the spool).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from render_frontend.cli import Context, pass_ctx
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 SERVICE_USER = "renderd"
+SYSTEM_UNITS = ("renderd.service", "renderd-chunks.slice", "renderd-spawner.socket", "renderd-spawner@.service")
 GPU_GROUPS = ("video", "render")
 
 
@@ -69,10 +71,12 @@ def unit_text(name: str, renderd: Path, spool: Path | None) -> str:
         raise click.ClickException(
             f"{source}: unit file not found; install-service works from a source checkout (pip install -e .)"
         ) from None
+    programs = {"/usr/local/bin/renderd": renderd, "/usr/local/bin/python3": Path(sys.executable)}
     lines = []
     for line in text.splitlines():
         if line.startswith("ExecStart="):
-            line = f"ExecStart={unit_word(renderd)}"
+            program, _, args = line.removeprefix("ExecStart=").partition(" ")
+            line = f"ExecStart={unit_word(programs.get(program, Path(program)))}" + (f" {args}" if args else "")
         elif line.startswith("RequiresMountsFor="):
             line = f"RequiresMountsFor={unit_word(spool)}"
         lines.append(line)
@@ -174,8 +178,8 @@ def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, u
         _ensure_user(plan, uid)
     else:
         click.echo(f"skip   creating the `{SERVICE_USER}` user (--root)")
-    plan.write(etc / "systemd" / "system" / "renderd.service", unit_text("renderd.service", renderd, spool))
-    plan.write(etc / "systemd" / "system" / "renderd-chunks.slice", unit_text("renderd-chunks.slice", renderd, spool))
+    for unit in SYSTEM_UNITS:
+        plan.write(etc / "systemd" / "system" / unit, unit_text(unit, renderd, spool))
     plan.write(etc / "renderd" / "renderd.toml", config_text(spool), keep_existing=True)
     _write_man_pages(plan, prefix / "usr" / "local" / "share" / "man" / "man1")
     if root is not None:

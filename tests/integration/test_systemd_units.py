@@ -15,6 +15,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def settings_of(unit: str) -> set[str]:
+    return {line.split("=", 1)[0] for line in unit.splitlines() if "=" in line and not line.startswith("#")}
+
+
 def verify(*paths: Path, user: bool = False, tmp: Path) -> None:
     runtime = tmp / "runtime"
     runtime.mkdir(mode=0o700, exist_ok=True)
@@ -33,7 +37,7 @@ def test_system_unit_and_slice_install_enable_and_verify(tmp_path: Path, spool: 
     text = unit.read_text()
     assert f"ExecStart={BIN / 'renderd'}\n" in text and f"RequiresMountsFor={spool}\n" in text
     assert "Type=notify" in text and "WatchdogSec=" in text and "User=renderd" in text
-    settings = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    settings = settings_of(text)
     # Each of these breaks rendering: W+X memory for Blender's JIT and kernel compilers, GPU devices
     # (ProtectClock implies DeviceAllow, which closes all devices not listed), files in homes and /tmp.
     breaks = {"MemoryDenyWriteExecute", "PrivateDevices", "ProtectClock", "DeviceAllow", "DevicePolicy"}
@@ -42,7 +46,15 @@ def test_system_unit_and_slice_install_enable_and_verify(tmp_path: Path, spool: 
     assert (root / "etc/systemd/system/multi-user.target.wants/renderd.service").is_symlink()
     config = root / "etc/renderd/renderd.toml"
     assert f'spool = "{spool}"' in config.read_text()
-    verify(unit, root / "etc/systemd/system/renderd-chunks.slice", tmp=tmp_path)
+    spawner = (root / "etc/systemd/system/renderd-spawner@.service").read_text()
+    (exec_start,) = [line for line in spawner.splitlines() if line.startswith("ExecStart=")]
+    assert exec_start.startswith(f"ExecStart={BIN}/python") and exec_start.endswith(" -m renderd.spawner")
+    assert "Slice=renderd-chunks.slice" in spawner and "StandardInput=socket" in spawner
+    assert not settings_of(spawner) & breaks and "NoNewPrivileges" in settings_of(spawner)  # chunks run here
+    assert "Requires=renderd-spawner.socket" in text and "RENDERD_SPAWNER_SOCKET=/run/renderd/spawner.sock" in text
+    units = root / "etc/systemd/system"
+    verify(*(units / u for u in ("renderd.service", "renderd-chunks.slice", "renderd-spawner.socket")), tmp=tmp_path)
+    verify(units / "renderd-spawner@.service", tmp=tmp_path)
 
     # Run again: the units are rewritten, the admin's config is kept.
     config.write_text(config.read_text() + "slots = 2\n")
