@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
                     click.echo(line)
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:  # `render tail | head`: the reader is gone, so are we (quietly)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _follow_sockets(follower: Follower, spool: Spool | None, until: float | None) -> Iterator[dict[str, Any]]:
