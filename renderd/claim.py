@@ -25,7 +25,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from renderd.errors import BadInfoFile
-from renderd.spool import ChunkInfo, ClaimName, Spool
+from renderd.spool import ChunkInfo, ClaimName, Spool, list_names
 from renderd.states import ChunkState, check_transition
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,7 @@ class LeaseWatcher:
     is_mine: Callable[[ClaimName], bool]
     clock: Callable[[], float] = time.monotonic
     seen: dict[str, tuple[bytes | None, float]] = field(default_factory=dict)
+    orphans: dict[str, float] = field(default_factory=dict)  # heartbeat without its claim -> first seen
 
     def stale(self) -> list[ClaimName]:
         now = self.clock()
@@ -218,6 +219,31 @@ class LeaseWatcher:
         for key in set(self.seen) - current:
             del self.seen[key]
         return out
+
+    def sweep_heartbeats(self) -> int:
+        """Remove heartbeats whose claim has been gone for a whole lease; returns how many.
+
+        A daemon killed between removing a claim and removing its heartbeat (done, failed,
+        given back, or recovering another's claim) leaves the heartbeat behind, and nothing
+        else would ever remove it.  Waiting a lease rides out the instant between the two
+        unlinks and a listing that is a little out of date; a heartbeat is never recreated."""
+        now = self.clock()
+        folder = self.spool.root / "claimed"
+        names = set(list_names(folder))
+        current: set[str] = set()
+        removed = 0
+        for name in names:
+            if not name.endswith(".hb") or ClaimName.parse(name[:-3]) is None or name[:-3] in names:
+                continue
+            if _exists(folder / name[:-3]):
+                continue
+            current.add(name)
+            if now - self.orphans.setdefault(name, now) >= self.lease:
+                _unlink(folder / name)
+                removed += 1
+        for name in set(self.orphans) - current:
+            del self.orphans[name]
+        return removed
 
 
 def recover(spool: Spool, stale: ClaimName, host: str) -> str | None:

@@ -283,9 +283,12 @@ class Daemon:
     def _recover_stale(self) -> None:
         try:
             stale = self.watcher.stale()
+            swept = self.watcher.sweep_heartbeats()
         except OSError as err:
             log.warning("cannot check leases: %s", err)
             return
+        if swept:
+            log.info("removed %d heartbeat file(s) left by a daemon that died while dropping its claim", swept)
         for name in stale:
             try:
                 state = claim.recover(self.spool, name, self.cfg.name)

@@ -40,8 +40,8 @@ def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
 @pytest.fixture
 def start_daemon(spool: Path, tmp_path: Path, daemons: list[Daemon]):  # type: ignore[no-untyped-def]
     def start(name: str, *args: str, spool_path: Path | None = None) -> Daemon:
-        d = Daemon(spool_path or spool, name, tmp_path, args).start()
-        daemons.append(d)
-        return d
+        d = Daemon(spool_path or spool, name, tmp_path, args)
+        daemons.append(d)  # before start(): a daemon that fails to register is still killed at the end
+        return d.start()
 
     return start
