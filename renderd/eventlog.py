@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from renderd import protocol
+from renderd.spool import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class EventLog:
             for n in range(self.keep - 1, 0, -1):
                 _rename_quiet(self._rotated(n), self._rotated(n + 1))
             _rename_quiet(self.path, self._rotated(1))
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        self._fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         self._size = os.fstat(self._fd).st_size
 
     def _rotated(self, n: int) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from renderd.blender_output import BlenderProgress
+from renderd.spool import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class _Tail:
     def read(self) -> bool:
         """Feed what the log gained; True if the parser learned something."""
         try:
-            with open(self.path, "rb") as fh:
+            with os.fdopen(open_regular(self.path), "rb") as fh:
                 fh.seek(self.offset)
                 data = fh.read(READ_LIMIT)
         except OSError:

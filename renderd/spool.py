@@ -36,7 +36,7 @@ import stat
 import time
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +126,12 @@ class ChunkInfo:
         self.history.append(entry)
         del self.history[:-MAX_HISTORY]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields, `format` first; shallow (asdict's deep copies cost more than the JSON itself)."""
+        return {"format": self.format} | {f.name: getattr(self, f.name) for f in fields(self) if f.name != "format"}
+
     def to_bytes(self) -> bytes:
-        data = asdict(self)
-        ordered = {"format": data.pop("format")} | data
-        return (json.dumps(ordered, indent=1, ensure_ascii=False) + "\n").encode()
+        return (json.dumps(self.as_dict(), indent=1, ensure_ascii=False) + "\n").encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes, filename: str | None = None) -> ChunkInfo:
@@ -144,7 +146,7 @@ class ChunkInfo:
             raise BadInfoFile("not a renderd info file (not a JSON object)")
         info = _validated(data)
         try:  # what we accept we must be able to write back (a lone surrogate from a \ud800 escape cannot be)
-            info.to_bytes()
+            json.dumps(info.as_dict(), ensure_ascii=False).encode()  # as to_bytes, without its slower indent
         except UnicodeEncodeError:
             raise BadInfoFile("holds a string that is not valid Unicode") from None
         if filename is not None and INFO_RE.match(filename) is not None and filename != f"{info.chunk}.info":
@@ -773,7 +775,7 @@ class Spool:
         done = self.job_dir(info.job) / "done"
         done.mkdir(parents=True, exist_ok=True)
         # the info rides along so that `render retry --missing` can run the chunk again
-        self.write_json(done / f"{info.chunk}.json", {**record, "info": asdict(info)})
+        self.write_json(done / f"{info.chunk}.json", {**record, "info": info.as_dict()})
 
     def done_chunks(self, job: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -855,6 +857,16 @@ def host_is_live(record: Mapping[str, Any], at: float | None = None) -> bool:
     if not isinstance(stale_after, (int, float)):
         stale_after = HOST_STALE_AFTER
     return bool((at if at is not None else now()) - beat < stale_after)
+
+
+def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
+    """Open a spool file that must be a plain file: never a symlink, FIFO or device (they could
+    point outside the spool or block the reader forever)."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
 
 
 def _names(folder: Path) -> Iterator[str]:

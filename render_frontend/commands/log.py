@@ -12,7 +12,7 @@ import click
 
 from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
-from renderd.spool import Spool
+from renderd.spool import Spool, open_regular
 
 MAX_SHOWN = 64 * 1024 * 1024
 
@@ -75,7 +75,7 @@ def _logs(spool: Spool, job: str, chunks: list[str], run_number: int | None, las
 
 def _read(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = open_regular(path)
     except OSError as err:
         return f"(cannot read {path.name}: {err.strerror})\n".encode()
     with os.fdopen(fd, "rb") as fh:

@@ -21,7 +21,7 @@ from render_frontend import completion
 from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import Follower
 from renderd import protocol
-from renderd.spool import Spool, relative_path_ok
+from renderd.spool import Spool, open_regular, relative_path_ok
 
 FARM_POLL = 0.5
 FAILED_LOG_LINES = 5
@@ -111,7 +111,7 @@ class FarmLog:
     def _read(self, path: Path, tail: int | None) -> list[dict[str, Any]]:
         state = self.files.setdefault(path, _File(path))
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = open_regular(path)
         except OSError:
             return []
         with os.fdopen(fd, "rb") as fh:
@@ -206,7 +206,7 @@ def last_lines(spool: Spool, relative_log: str, n: int) -> list[str]:
     if not relative_path_ok(relative_log):
         return []
     try:
-        fd = os.open(spool.root / relative_log, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = open_regular(spool.root / relative_log)
     except OSError:
         return []
     with os.fdopen(fd, "rb") as fh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -119,3 +120,16 @@ def test_a_client_that_never_reads_is_dropped_and_the_daemon_keeps_working(spool
     hung.close()
     assert protocol.find_sockets(spool) == [path]
     assert render(spool, "tail", "--json", "--timeout", "1").stdout.startswith('{"v": 1, "type": "state"')
+
+
+def test_hostile_event_logs_do_not_hang_the_daemon_or_tail_farm(spool: Path, markers: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    (spool / "events").mkdir(parents=True)
+    os.mkfifo(spool / "events" / "a.jsonl")  # where daemon a will log: a FIFO nobody reads
+    os.mkfifo(spool / "events" / "ghost.jsonl")
+    (spool / "events" / "junk.jsonl").write_bytes(b"\xff\x00not json\n" + b'{"v": 99, "type": "event"}\n')
+    d = start_daemon("a", "--allow-commands", "--poll", "0.5")
+    job = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "c{start}"], "--chunk", "1")
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
+    assert f"cannot append to {spool / 'events' / 'a.jsonl'}" in d.output()
+    out = render(spool, "tail", "--farm", "--json", "--timeout", "1", timeout=60)
+    assert out.returncode == 0 and out.stdout == ""
