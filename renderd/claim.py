@@ -71,6 +71,10 @@ def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
         lock.acquire()
     except Timeout:
         return None
+    except OSError as err:
+        # The lock only saves work; the rename decides.  sshfs answers an exclusive create of an
+        # existing lock file with EPERM, and the winner unlinks it meanwhile: claim without it.
+        log.debug("claiming %s without its lock file: %s", chunk, err)
     try:
         name = ClaimName.new(chunk, host)
         target = spool.claimed_path(name)
