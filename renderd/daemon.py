@@ -1,7 +1,8 @@
 """The daemon loop: watch the queue, claim chunks, run them at low priority, keep leases, recover.
 
-Everything that touches the spool or a run happens on the main thread; other threads
-(watchdog, the spawner's reader) only post events to `self.events`.
+Everything that touches the spool or a run happens on the main thread, except done records, which
+the recorder's thread writes (renderd/recorder.py); other threads (watchdog, the spawner's reader)
+only post events to `self.events`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from renderd.jobcontrol import cancel_queued
 from renderd.kinds import Capabilities, kind_of
 from renderd.policy import HostPolicy, PolicyConfig
 from renderd.progress import ProgressWatcher
+from renderd.recorder import Recorder
 from renderd.runner import Run, Runner
 from renderd.scanner import QueueScanner, QueueWatch
 from renderd.server import PeerPolicy, Server
@@ -120,6 +122,7 @@ class Daemon:
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
         self.spawner = self._new_spawner()
         self.runner = Runner(self.spawner, self.cfg.grace)
+        self.recorder = Recorder(lambda tag, ok, err: self.events.put(("recorded", (tag, ok, err))))
         self.policy = HostPolicy.build(
             replace(self.cfg.policy, when=self.cfg.when),
             self.cfg.idle_signals,
@@ -245,6 +248,8 @@ class Daemon:
             self._on_spawner(payload)
         elif kind == "progress":
             self._on_progress(*payload)
+        elif kind == "recorded":
+            self._recorded(*payload)
         elif kind == "control":  # `render` on this machine changed a job: look now, not at the next poll
             self._check_controls()
             self.policy.recheck()  # or `render host pause|drain|resume` changed this host
@@ -420,12 +425,21 @@ class Daemon:
             return
         argv = kind.argv(info, self.spool, self.caps)
         log_path = self.spool.log_path(info.job, info.chunk, self.cfg.name, info.run_number)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         header = (
             f"renderd: {info.chunk} frames {info.start}-{info.end}:{info.step} on {self.cfg.name}, "
             f"run {info.run_number}\nrenderd: argv {argv!r}\n"
         )
-        with open(log_path, "ab") as fh:
+        try:
+            self.spool.ensure_job_dir(info.job, "logs")
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+        except BadInfoFile as err:
+            log.warning("quarantined claimed %s: %s", info.chunk, err)
+            claim.quarantine_claim(self.spool, held, str(err))
+            return
+        except OSError as err:
+            claim.finish_failed(self.spool, held, info, f"cannot write its log {log_path}: {err}", self.cfg.name)
+            return
+        with os.fdopen(fd, "ab") as fh:
             fh.write(header.encode())
         self._tokens += 1
         run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv)
@@ -548,11 +562,8 @@ class Daemon:
                 "history": info.history,
                 **outputs,  # saved files and per-frame times read from the output
             }
-            if claim.finish_done(self.spool, run.claim, info, record):
-                log.info("done %s in %.2fs", info.chunk, seconds)
-                self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames))
-            else:
-                log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
+            # The record's fsync runs on the recorder's thread: the slot takes its next chunk meanwhile.
+            self.recorder.record(lambda: claim.finish_done(self.spool, run.claim, info, record), (info, seconds))
             return
         self._footer(run, f"FAILED: {reason}")
         state = claim.finish_failed(self.spool, run.claim, info, reason, name)
@@ -560,6 +571,17 @@ class Daemon:
         log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
         self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
                   log=str(run.log.relative_to(self.spool.root)))
+
+    def _recorded(self, tag: tuple[ChunkInfo, float], ok: bool, error: Exception | None) -> None:
+        """The recorder wrote a done record and dropped the claim (or could not)."""
+        info, seconds = tag
+        if error is not None:
+            log.error("cannot record the end of %s: %s (its lease will expire)", info.chunk, error)
+        elif ok:
+            log.info("done %s in %.2fs", info.chunk, seconds)
+            self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames))
+        else:
+            log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
 
     def _footer(self, run: Run, text: str) -> None:
         try:
@@ -643,6 +665,11 @@ class Daemon:
         for run in list(self.runs.values()):  # the spawner is gone, and with it every launcher
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
         self.runs.clear()
+        self.recorder.close()  # every done record is written before we sign off
+        while not self.events.empty():
+            kind, payload = self.events.get_nowait()
+            if kind == "recorded":
+                self._recorded(*payload)
         self._write_host("offline")
         self.emit("daemon-stopped", pid=os.getpid())
         log.info("renderd %s stopped", self.cfg.name)

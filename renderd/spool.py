@@ -341,7 +341,7 @@ def is_spool(path: Path) -> bool:
 def read_json(path: Path, limit: int = 16 * 1024 * 1024) -> Any:
     """Read a small JSON file written by renderd; None when it is gone or unreadable."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = open_regular(path)  # a FIFO planted here must not hang the reader
     except OSError:
         return None
     try:
@@ -421,6 +421,20 @@ class Spool:
 
     def job_dir(self, job: str) -> Path:
         return self.root / "jobs" / job
+
+    def ensure_job_dir(self, job: str, sub: str) -> Path:
+        """`jobs/<job>/<sub>`, made if missing; a symlink anywhere on the way is refused,
+        so a hostile spool cannot make a daemon write logs or records outside it."""
+        path = self.root
+        for part in ("jobs", job, sub):
+            path = path / part
+            try:
+                os.mkdir(path, 0o755)
+            except FileExistsError:
+                pass
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                raise BadInfoFile("is a symbolic link or not a folder", path)
+        return path
 
     def log_path(self, job: str, chunk: str, host: str, run: int) -> Path:
         return self.job_dir(job) / "logs" / f"{chunk}.{host}.{run}.log"
@@ -516,12 +530,12 @@ class Spool:
         """The job's control flags and who wrote them (the file's owner, not a claim in it)."""
         path = self.job_dir(job) / "control.json"
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = open_regular(path)
+            with os.fdopen(fd, "rb") as fh:
+                uid = os.fstat(fh.fileno()).st_uid
+                raw = fh.read(64 * 1024)
         except OSError:
             return JobControl()
-        with os.fdopen(fd, "rb") as fh:
-            uid = os.fstat(fh.fileno()).st_uid
-            raw = fh.read(64 * 1024)
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -772,8 +786,7 @@ class Spool:
     # -- done -----------------------------------------------------------------
 
     def record_done(self, info: ChunkInfo, record: Mapping[str, Any]) -> None:
-        done = self.job_dir(info.job) / "done"
-        done.mkdir(parents=True, exist_ok=True)
+        done = self.ensure_job_dir(info.job, "done")
         # the info rides along so that `render retry --missing` can run the chunk again
         self.write_json(done / f"{info.chunk}.json", {**record, "info": info.as_dict()})
 

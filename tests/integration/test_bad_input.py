@@ -248,3 +248,29 @@ def test_hostile_claim_with_the_longest_names_is_quarantined(spool: Path, start_
     assert "not JSON" in bad.with_name(bad.name + ".reason").read_text()
     assert bad.read_bytes() == b"garbage" and os.listdir(spool / "claimed") == []
     assert daemon.alive()
+
+
+def test_job_folder_that_is_a_symlink_out_of_the_spool_gets_no_logs_and_its_chunk_is_quarantined(
+    spool: Path,
+    markers: Path,
+    tmp_path: Path,
+    start_daemon,  # type: ignore[no-untyped-def]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    argv = ["python3", FAKEPROG, str(markers), "escaped"]
+    daemon = start_daemon("a", "--allow-commands", "--poll", "0.5")
+    (spool / "jobs" / "linkjob").symlink_to(outside, target_is_directory=True)
+    qdir = spool / "tmp" / "staging-linkjob"
+    qdir.mkdir()
+    (qdir / "linkjob-0001.info").write_bytes(info_bytes("linkjob-0001", job="linkjob", argv=argv))
+    qdir.rename(spool / "queue" / QueueDir.build("linkjob", 90, int(time.time() * 1000)).name)
+
+    def claimed_copy_in_bad() -> Path | None:
+        return next((p for n, p in quarantined(spool).items() if n.startswith("linkjob-0001.info")), None)
+
+    bad = wait_for(claimed_copy_in_bad, 60, what="the chunk in bad/")
+    assert "symbolic link" in bad.with_name(bad.name + ".reason").read_text()
+    assert os.listdir(outside) == []
+    assert not (markers / "escaped.runs").exists()
+    assert daemon.alive()
