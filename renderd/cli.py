@@ -81,6 +81,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     type=float,
     default=10.0,
     show_default=True,
+    callback=_positive,
     help="Seconds between SIGTERM and SIGKILL when a chunk is stopped.",
 )
 @click.option(
