@@ -164,8 +164,12 @@ def snapshot(spool: Spool, only_job: str | None = None) -> Farm:
     for job in names:
         manifest = spool.read_manifest(job)
         if manifest is not None:
-            jobs[job] = JobView(job, manifest, done=spool.done_chunks(job), cancelled=spool.cancelled_chunks(job),
-                                control=spool.job_control(job))
+            new = JobView(job, manifest, control=spool.job_control(job))
+            # records of chunks the job does not have (planted, or left by hand) are not its own
+            chunks = new.chunk_frames()
+            new.done = {c: r for c, r in spool.done_chunks(job).items() if c in chunks}
+            new.cancelled = {c: r for c, r in spool.cancelled_chunks(job).items() if c in chunks}
+            jobs[job] = new
     for qdir in spool.queue_dirs():
         if qdir.job in jobs:
             jobs[qdir.job].queued.extend(spool.queued_chunks(qdir))

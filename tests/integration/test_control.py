@@ -149,3 +149,19 @@ def test_a_control_file_written_by_someone_else_is_ignored_by_the_daemons(spool:
     d = start_daemon("a", "--allow-commands", "--poll", "0.5")
     assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
     assert "uid 54321 is not its owner" in d.output()
+
+
+def test_fifos_planted_in_a_jobs_folder_hang_neither_the_daemon_nor_render(spool: Path, markers: Path,
+                                                                           start_daemon) -> None:  # type: ignore[no-untyped-def]
+    job = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "c{start}"], "--chunk", "1")
+    other = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "o"])
+    folder = spool / "jobs" / job["job"]
+    os.mkfifo(folder / "control.json")
+    os.mkfifo(folder / "done" / f"{job['job']}-9999.json")
+    (spool / "jobs" / other["job"] / "manifest.json").unlink()
+    os.mkfifo(spool / "jobs" / other["job"] / "manifest.json")
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    assert render(spool, "wait", job["job"], "--timeout", "60", check=False, timeout=90).returncode == 0
+    jobs = json.loads(render(spool, "status", "--json", timeout=60).stdout)["jobs"]
+    assert [j["job"] for j in jobs] == [job["job"]]
+    assert render(spool, "top", timeout=60).returncode == 0
