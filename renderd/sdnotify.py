@@ -48,7 +48,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode(), self.address)
+            # Never block the main loop: a manager that stopped reading gets no more messages.
+            self._sock.sendto("\n".join(fields).encode(), socket.MSG_DONTWAIT, self.address)
         except OSError as err:
             log.debug("sd_notify to %r failed: %s", self.address, err)
             return False

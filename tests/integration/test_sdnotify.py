@@ -91,3 +91,17 @@ def test_a_vanished_notify_socket_does_not_stop_the_daemon(spool: Path, tmp_path
     job = add_job(spool, "1-2", [sys.executable, "-c", "pass"], "--chunk", "1")
     wait_for(lambda: len(list((spool / "jobs" / job["job"] / "done").glob("*.json"))) == 2, 60, what="both chunks")
     assert d.stop() == 0
+
+
+def test_a_manager_that_stops_reading_cannot_stall_the_daemon(
+    notify_socket: NotifySocket, spool: Path, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Unread datagrams fill the socket's queue (about ten); the daemon must not wait for room."""
+    env = dict(os.environ, NOTIFY_SOCKET=notify_socket.address, WATCHDOG_USEC="100000")
+    d = Daemon(spool, "unheard", tmp_path, ["--allow-commands", "--poll", "0.5"], env=env).start()
+    daemons.append(d)
+    # A ping every 0.05 s fills the queue within a second, long before these chunks are done.
+    job = add_job(spool, "1-3", [sys.executable, "-c", "pass"], "--chunk", "1")
+    wait_for(lambda: len(list((spool / "jobs" / job["job"] / "done").glob("*.json"))) == 3, 60, what="3 chunks")
+    assert d.stop() == 0
+    assert len(notify_socket.drain()) < 100  # most pings were dropped, none was waited for
