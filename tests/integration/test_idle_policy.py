@@ -62,10 +62,20 @@ def group_states(pgid: int) -> set[str]:
     return states
 
 
-def chunk_pid(markers: Path, chunk: str) -> int:
-    """The pid the fake program recorded when it started (its process group id too)."""
-    line = (markers / f"{chunk}.starts").read_text().splitlines()[-1]
-    return int(line.split()[1])
+def started_pid(markers: Path, chunk: str) -> int | None:
+    """The pid the fake program recorded when it started (its process group id too); None before that."""
+    try:
+        text = (markers / f"{chunk}.starts").read_text()
+    except FileNotFoundError:
+        return None
+    if not text.endswith("\n"):
+        return None  # not written completely yet
+    return int(text.splitlines()[-1].split()[1])
+
+
+def wait_started(markers: Path, chunk: str, timeout: float = 60) -> int:
+    pid: int = wait_for(lambda: started_pid(markers, chunk), timeout, what=f"chunk {chunk} to start")
+    return pid
 
 
 @contextmanager
@@ -106,11 +116,10 @@ def test_chunk_waits_for_idle_owner_suspends_on_activity_resumes_and_is_given_ba
             time.sleep(0.1)
         quiet_since = time.time()
     # 2 s after the owner stops, it starts.
-    wait_for(lambda: (markers / "c.starts").exists(), 60, what="the chunk to start once the owner is idle")
+    pid = wait_started(markers, "c", 60)
     started = float((markers / "c.starts").read_text().split()[0])
     assert started - os.stat(activity).st_mtime >= 2.0
     assert started - quiet_since >= 1.5
-    pid = chunk_pid(markers, "c")
 
     # The owner is back: the chunk's processes stop (state T).
     activity.touch()
@@ -161,8 +170,7 @@ def test_running_chunk_has_sched_idle_nice_19_and_idle_io_class(  # type: ignore
     hold.touch()
     start_daemon("a", "--allow-commands", "--poll", "0.5")
     job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "p", "--hold", str(hold)])
-    wait_for(lambda: (markers / "p.starts").exists(), 60, what="the chunk to start")
-    pid = chunk_pid(markers, "p")
+    pid = wait_started(markers, "p", 60)
     prio = process_priorities(pid)
     assert {k: prio[k] for k in ("policy", "nice", "io_class")} == {
         "policy": "SCHED_IDLE",
@@ -192,8 +200,7 @@ def test_cpu_load_by_other_programs_suspends_the_chunk_and_quiet_resumes_it(  # 
     policy = ("--when", "idle", "--idle-signals", "cpu", "--cpu-busy", str(busy), "--idle-after", "0")
     start_daemon("a", *policy, "--resume-after", "1", "--allow-commands", "--poll", "0.5")
     job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "u", "--hold", str(hold)])
-    wait_for(lambda: (markers / "u.starts").exists(), 120, what="the chunk to start")
-    pid = chunk_pid(markers, "u")
+    pid = wait_started(markers, "u", 120)
     burn = "while True: pass"
     burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(ncpu)]
     try:
@@ -214,8 +221,7 @@ def test_owner_pauses_drains_and_resumes_a_host_from_the_front_end(  # type: ign
     hold.touch()
     start_daemon("a", "--allow-commands", "--poll", "0.5", "--max-suspend", "600")
     first = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "h1", "--hold", str(hold)])
-    wait_for(lambda: (markers / "h1.starts").exists(), 60, what="the first chunk to start")
-    pid = chunk_pid(markers, "h1")
+    pid = wait_started(markers, "h1", 60)
 
     out = render(spool, "host", "pause")  # no HOST: this machine's daemon of the spool
     assert out.stderr.startswith("a: paused")
@@ -299,8 +305,7 @@ def test_job_pause_and_owner_activity_each_keep_a_chunk_stopped(  # type: ignore
     hold.touch()
     start_daemon("a", *IDLE, "--activity-path", str(activity), "--idle-after", "0", "--resume-after", "1")
     job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "j", "--hold", str(hold)])
-    wait_for(lambda: (markers / "j.starts").exists(), 60, what="the chunk to start")
-    pid = chunk_pid(markers, "j")
+    pid = wait_started(markers, "j", 60)
     render(spool, "pause", job["job"], "--now")
     wait_for(lambda: group_states(pid) == {"T"}, 30, what="job pause to stop the chunk")
     with toucher(activity):
@@ -342,8 +347,7 @@ def test_a_suspended_chunk_keeps_its_lease(spool: Path, markers: Path, tmp_path:
     hold.touch()
     start_daemon("a", "--allow-commands", "--poll", "0.5", "--lease", "4")
     job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "k", "--hold", str(hold)])
-    wait_for(lambda: (markers / "k.starts").exists(), 60, what="the chunk to start")
-    pid = chunk_pid(markers, "k")
+    pid = wait_started(markers, "k", 60)
     render(spool, "host", "pause", "a")
     wait_for(lambda: group_states(pid) == {"T"}, 30, what="the chunk to be suspended")
     [beat] = list((spool / "claimed").glob("*.hb"))
@@ -362,8 +366,7 @@ def test_stopping_the_daemon_gives_back_a_suspended_chunk(
     hold.touch()
     a = start_daemon("a", "--allow-commands", "--poll", "0.5", "--grace", "5")
     job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "s", "--hold", str(hold)])
-    wait_for(lambda: (markers / "s.starts").exists(), 60, what="the chunk to start")
-    pid = chunk_pid(markers, "s")
+    pid = wait_started(markers, "s", 60)
     render(spool, "host", "pause", "a")
     wait_for(lambda: group_states(pid) == {"T"}, 30, what="the chunk to be suspended")
     assert a.stop() == 0
