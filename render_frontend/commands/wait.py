@@ -25,6 +25,7 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
     spool = ctx.spool()
     deadline = None if timeout is None else time.monotonic() + timeout
     warned = False
+    looked_again = False
     while True:
         farm = snapshot(spool, job)
         view = farm.jobs.get(job)
@@ -39,6 +40,12 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
             if missing == 0:
                 click.echo(f"{job}: all {view.total} chunk(s) done", err=True)
                 raise SystemExit(0)
+            if missing > len(view.failed) + len(view.bad) + len(view.cancelled) and not looked_again:
+                # A chunk in no state was moving while the folders were read (done/ read just before
+                # it arrived there, claimed/ just after it left): look again before judging.
+                looked_again = True
+                time.sleep(POLL)
+                continue
             click.echo(
                 f"{job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
                 f"{len(view.done)}/{view.total} done",
