@@ -51,7 +51,8 @@ def test_system_unit_and_slice_install_enable_and_verify(tmp_path: Path, spool: 
     assert exec_start.startswith(f"ExecStart={BIN}/python") and exec_start.endswith(" -m renderd.spawner")
     assert "Slice=renderd-chunks.slice" in spawner and "StandardInput=socket" in spawner
     assert not settings_of(spawner) & breaks and "NoNewPrivileges" in settings_of(spawner)  # chunks run here
-    assert "Requires=renderd-spawner.socket" in text and "RENDERD_SPAWNER_SOCKET=/run/renderd-spawner/spawner.sock" in text
+    assert "Requires=renderd-spawner.socket" in text
+    assert "RENDERD_SPAWNER_SOCKET=/run/renderd-spawner/spawner.sock" in text
     units = root / "etc/systemd/system"
     verify(*(units / u for u in ("renderd.service", "renderd-chunks.slice", "renderd-spawner.socket")), tmp=tmp_path)
     verify(units / "renderd-spawner@.service", tmp=tmp_path)
