@@ -890,6 +890,9 @@ def _names(folder: Path) -> Iterator[str]:
                 yield entry.name
     except (FileNotFoundError, NotADirectoryError):
         return
+    except OSError as err:
+        if err.errno != errno.ESTALE:  # NFS/FUSE: another host removed the folder (an emptied job's queue folder)
+            raise
 
 
 def list_names(folder: Path) -> list[str]:
