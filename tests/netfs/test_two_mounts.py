@@ -146,10 +146,14 @@ def test_lease_of_a_daemon_killed_on_mount_a_is_recovered_through_mount_b(  # ty
     # a1's program dies with it (no orphan keeps writing frames) ...
     wait_for(lambda: not processes_mentioning(str(markers)), 30, what="a1's chunk program to die with it")
     # ... and b1 re-queues the chunk once the lease ran out, then runs it itself
+    claimed = two_mounts.export / "lease" / "claimed"
+    # b1's run claim has a heartbeat; the one-instant claim it makes to recover a1's has none
     mine = wait_for(
-        lambda: [c for c in _claims(two_mounts.export / "lease" / "claimed") if c.host == "b1"], 60, what="b1's claim"
+        lambda: [c for c in _claims(claimed) if c.host == "b1" and (claimed / f"{c.filename}.hb").exists()],
+        60,
+        what="b1's claim",
     )
-    info = ChunkInfo.from_bytes((two_mounts.export / "lease" / "claimed" / mine[0].filename).read_bytes())
+    info = ChunkInfo.from_bytes((claimed / mine[0].filename).read_bytes())
     assert (info.requeues, info.attempts) == (1, 0), info.history
     requeued = [h for h in info.history if h["event"] == "requeued"]
     assert len(requeued) == 1 and requeued[0]["host"] == "b1"
