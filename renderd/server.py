@@ -287,10 +287,12 @@ class Server:
         try:
             message = protocol.decode(line)
         except protocol.ProtocolError as err:
-            self._reply(client, protocol.error(None, str(err)))
-            return
+            message = {}
+            if not client.refused:
+                self._reply(client, protocol.error(None, str(err)))
+                return
         ident = message.get("id")
-        if client.refused:  # answered (so that it learns why) and closed
+        if client.refused:  # its first line is answered (so that it learns why), then it is closed
             self._reply(client, protocol.error(ident, "permission denied"))
             client.closing = True
             self._flush(client)
@@ -332,6 +334,7 @@ class Server:
             self._sel.modify(client.sock, want, client)
 
     def _drop(self, client: Client, reason: str | None) -> None:
+        client.closing = True  # stops the handling of whatever else it sent
         fd = client.sock.fileno()
         if fd < 0 or self._clients.pop(fd, None) is None:
             return
