@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from renderd import blender, chunkslice, claim, host, protocol, sdnotify
-from renderd.access import may_change_job
 from renderd.errors import BadInfoFile
 from renderd.eventlog import EventLog
 from renderd.fsinfo import fs_type, is_network_fs
-from renderd.jobcontrol import cancel_queued
+from renderd.jobcontrol import JobGuard
 from renderd.kinds import Capabilities, kind_of
 from renderd.policy import HostPolicy, PolicyConfig
 from renderd.progress import ProgressWatcher
@@ -34,7 +33,7 @@ from renderd.scanner import QueueScanner, QueueWatch
 from renderd.server import PeerPolicy, Server
 from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
-from renderd.spool import ChunkInfo, ClaimName, JobControl, QueueDir, Spool, host_is_live, relative_path_ok
+from renderd.spool import ChunkInfo, ClaimName, QueueDir, Spool, host_is_live, relative_path_ok
 from renderd.states import ChunkState
 
 log = logging.getLogger("renderd")
@@ -96,10 +95,7 @@ class Daemon:
     notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify
     _tokens: int = 0
     _last_state: str = ""
-    held_jobs: set[str] = field(default_factory=set)  # paused or cancelled: no new claims
-    paused_runs: set[str] = field(default_factory=set)  # tokens suspended by `render pause --now`
     progress_now: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> last chunk-progress
-    _control_refused: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ set-up
 
@@ -122,6 +118,7 @@ class Daemon:
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
         self.spawner = self._new_spawner()
         self.runner = Runner(self.spawner, self.cfg.grace)
+        self.jobs = JobGuard(self.spool, self.cfg.name, self.cfg.admin_group, self.runner, self.emit)
         self.recorder = Recorder(lambda tag, ok, err: self.events.put(("recorded", (tag, ok, err))))
         self.policy = HostPolicy.build(
             replace(self.cfg.policy, when=self.cfg.when),
@@ -312,7 +309,7 @@ class Daemon:
         return not self.stopping and self.cfg.when != "never" and self.policy.may_start
 
     def _skip_job(self, qdir: QueueDir) -> bool:
-        return self.job_refusals.get(qdir.name) is not None or qdir.job in self.held_jobs
+        return self.job_refusals.get(qdir.name) is not None or qdir.job in self.jobs.held
 
     def _fill_slots(self) -> None:
         if not self._accepting() or len(self.runs) >= self.cfg.slots:
@@ -348,7 +345,7 @@ class Daemon:
         if info.job != qdir.job:
             self._quarantine(qdir, chunk, path, f"belongs to job {info.job!r}, found in the folder of {qdir.job!r}")
             return
-        if self._job_held(info.job):
+        if self.jobs.holds_at_claim(info.job):
             return
         refusal = self._refusal(info)
         if qdir.name not in self.job_refusals:
@@ -704,7 +701,7 @@ class Daemon:
     def _end_progress(self, run: Run) -> dict[str, Any]:
         """What the output told about the finished run: saved files and per-frame times."""
         self.progress_now.pop(run.token, None)
-        self.paused_runs.discard(run.token)
+        self.jobs.forget(run.token)
         parsed = self.progress.forget(run.token)
         if parsed is None or not (parsed.saved or parsed.frame_times):
             return {}
@@ -712,68 +709,11 @@ class Daemon:
 
     # ------------------------------------------------------------------ job control (render cancel/pause/resume)
 
-    def _control_of(self, job: str) -> JobControl:
-        """The job's control flags, if whoever wrote them may change the job (else none)."""
-        ctl = self.spool.job_control(job)
-        if not ctl.holds:
-            return ctl
-        owner = (self.spool.read_manifest(job) or {}).get("uid")
-        groups = [self.cfg.admin_group] if self.cfg.admin_group else []
-        if may_change_job(ctl.uid, -1, owner, groups):
-            return ctl
-        if job not in self._control_refused:
-            self._control_refused.add(job)
-            log.warning("ignoring the control file of job %s: uid %d is not its owner, root or in the admin group",
-                        job, ctl.uid)
-        return JobControl()
-
-    def _job_held(self, job: str) -> bool:
-        """At claim time: is the job paused or cancelled?  (Polls notice it too, this closes the gap.)"""
-        ctl = self._control_of(job)
-        if not ctl.holds:
-            return False
-        self.held_jobs.add(job)
-        if ctl.cancelled:
-            cancel_queued(self.spool, job, self.cfg.name)
-        return True
-
     def _check_controls(self) -> None:
         """Every poll (and when `render` wakes us): stop cancelled jobs, suspend/resume paused ones."""
-        # Only jobs with something here or in the queue: a cancelled job that is over costs nothing.
-        jobs = {r.info.job for r in self.runs.values()} | {q.job for q in self.scanner.dirs}
-        held: set[str] = set()
-        for job in sorted(jobs):
-            ctl = self._control_of(job)
-            if ctl.holds:
-                held.add(job)
-            if ctl.cancelled:
-                self._cancel_runs(job)
-                if cancel_queued(self.spool, job, self.cfg.name):
-                    log.info("job %s is cancelled: removed its queued chunks", job)
-                continue
-            suspend = ctl.paused and ctl.now
-            for run in [r for r in self.runs.values() if r.info.job == job and r.stop_reason is None]:
-                if suspend:
-                    if not run.suspended:  # (again, if the idle policy resumed it meanwhile)
-                        self.runner.suspend(run)
-                        self.emit("chunk-suspended", chunk=run.info.chunk, job=job, reason="job paused")
-                    self.paused_runs.add(run.token)
-                elif run.token in self.paused_runs:
-                    self.runner.resume(run)
-                    self.paused_runs.discard(run.token)
-                    self.emit("chunk-resumed", chunk=run.info.chunk, job=job, reason="job resumed")
-        if self.held_jobs - held:
+        if self.jobs.check(self.runs, {q.job for q in self.scanner.dirs}):
             self.rescan = True  # resumed jobs: look at their folders again
             self.scanner.mark_dirty()
-        self.held_jobs = held
-
-    def _cancel_runs(self, job: str) -> None:
-        for run in self.runs.values():
-            if run.info.job == job and run.stop_reason is None:
-                log.info("job %s is cancelled: stopping %s", job, run.info.chunk)
-                self.runner.resume(run)  # a stopped group would not act on SIGTERM
-                self.paused_runs.discard(run.token)
-                self.runner.stop(run, "cancel")
 
     def _finish_cancelled(self, run: Run) -> None:
         """A run stopped by `render cancel`: recorded as cancelled, not as a failed attempt."""

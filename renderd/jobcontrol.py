@@ -1,4 +1,5 @@
-"""Job control steps that both `render` and the daemons take: cancelling what is queued or failed.
+"""Job control: the steps both `render` and the daemons take (cancelling what is queued or failed),
+and `JobGuard`, a daemon's reaction to jobs' control files.
 
 Every move goes through the spool (`take_over` renames the file to a private name first, so
 when a daemon and a user act at the same moment exactly one of them moves each chunk)."""
@@ -6,10 +7,14 @@ when a daemon and a user act at the same moment exactly one of them moves each c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderd.access import may_change_job
 from renderd.errors import BadInfoFile
-from renderd.spool import Spool, job_of_chunk
+from renderd.runner import Run, Runner
+from renderd.spool import JobControl, Spool, job_of_chunk
 from renderd.states import ChunkState
 
 log = logging.getLogger(__name__)
@@ -51,3 +56,84 @@ def _cancel_file(spool: Spool, src_path: Path, old: ChunkState, by: str) -> bool
         return False
     spool.record_cancelled(taken, info, old, by)
     return True
+
+
+@dataclass
+class JobGuard:
+    """A daemon's side of job control: what the control files say, which jobs get no new claims,
+    which runs `render pause --now` suspended.  Called on the daemon's main thread only."""
+
+    spool: Spool
+    host: str
+    admin_group: str | None
+    runner: Runner
+    emit: Callable[..., None]
+    held: set[str] = field(default_factory=set)  # paused or cancelled: no new claims
+    paused_runs: set[str] = field(default_factory=set)  # tokens suspended by `render pause --now`
+    _refused: set[str] = field(default_factory=set)
+
+    def control_of(self, job: str) -> JobControl:
+        """The job's control flags, if whoever wrote them may change the job (else none)."""
+        ctl = self.spool.job_control(job)
+        if not ctl.holds:
+            return ctl
+        owner = (self.spool.read_manifest(job) or {}).get("uid")
+        if may_change_job(ctl.uid, -1, owner, [self.admin_group] if self.admin_group else []):
+            return ctl
+        if job not in self._refused:
+            self._refused.add(job)
+            log.warning("ignoring the control file of job %s: uid %d is not its owner, root or in the admin group",
+                        job, ctl.uid)
+        return JobControl()
+
+    def holds_at_claim(self, job: str) -> bool:
+        """Right before a claim: is the job paused or cancelled?  (Polls notice it too; this closes the gap.)"""
+        ctl = self.control_of(job)
+        if not ctl.holds:
+            return False
+        self.held.add(job)
+        if ctl.cancelled:
+            cancel_queued(self.spool, job, self.host)
+        return True
+
+    def check(self, runs: dict[str, Run], queued_jobs: set[str]) -> bool:
+        """Stop cancelled jobs' runs, suspend or resume paused ones.  True when a job was released."""
+        # Only jobs with something here or in the queue: a cancelled job that is over costs nothing.
+        jobs = {r.info.job for r in runs.values()} | queued_jobs
+        held: set[str] = set()
+        for job in sorted(jobs):
+            ctl = self.control_of(job)
+            if ctl.holds:
+                held.add(job)
+            mine = [r for r in runs.values() if r.info.job == job and r.stop_reason is None]
+            if ctl.cancelled:
+                self._cancel(job, mine)
+            else:
+                self._pause(job, mine, suspend=ctl.paused and ctl.now)
+        released = bool(self.held - held)
+        self.held = held
+        return released
+
+    def forget(self, token: str) -> None:
+        self.paused_runs.discard(token)
+
+    def _cancel(self, job: str, runs: list[Run]) -> None:
+        for run in runs:
+            log.info("job %s is cancelled: stopping %s", job, run.info.chunk)
+            self.runner.resume(run)  # a stopped group would not act on SIGTERM
+            self.paused_runs.discard(run.token)
+            self.runner.stop(run, "cancel")
+        if cancel_queued(self.spool, job, self.host):
+            log.info("job %s is cancelled: removed its queued chunks", job)
+
+    def _pause(self, job: str, runs: list[Run], suspend: bool) -> None:
+        for run in runs:
+            if suspend:
+                if not run.suspended:  # (again, if the idle policy resumed it meanwhile)
+                    self.runner.suspend(run)
+                    self.emit("chunk-suspended", chunk=run.info.chunk, job=job, reason="job paused")
+                self.paused_runs.add(run.token)
+            elif run.token in self.paused_runs:
+                self.runner.resume(run)
+                self.paused_runs.discard(run.token)
+                self.emit("chunk-resumed", chunk=run.info.chunk, job=job, reason="job resumed")
