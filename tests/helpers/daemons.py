@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from renderd.protocol import default_socket_path
+
 BIN = Path(sys.executable).parent
 
 
@@ -74,10 +76,13 @@ class Daemon:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
+        """SIGKILL, as a crash would; the socket a killed daemon leaves behind is removed too."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+        if "--socket" not in self.args:
+            default_socket_path(self.spool.absolute(), self.name).unlink(missing_ok=True)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
