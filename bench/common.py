@@ -143,17 +143,21 @@ class RenderdProc:
         return out
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the daemon and its direct children (the spawner)."""
-        return sum(_cpu_seconds(pid) for pid in [self.pid, *self.children()])
+        """CPU time of the daemon and of its spawner (utime + stime), plus the children the daemon
+        waited for (cutime + cstime: helper programs such as the idle policy's `loginctl`)."""
+        return _cpu_seconds(self.pid, waited=True) + sum(_cpu_seconds(pid) for pid in self.children())
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, waited: bool = False) -> float:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0.0
     fields = raw[raw.rfind(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15)
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    if waited:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime (16 and 17)
+    return ticks / CLK_TCK
 
 
 @contextmanager

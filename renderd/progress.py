@@ -56,6 +56,7 @@ class ProgressWatcher:
         self._tails: dict[str, _Tail] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._busy = threading.Event()  # set while a log is watched: an idle daemon's thread sleeps
         self._thread = threading.Thread(target=self._loop, name="renderd-progress", daemon=True)
 
     def start(self) -> None:
@@ -66,11 +67,14 @@ class ProgressWatcher:
             # the log already holds renderd's own header lines: start after them
             offset = os.path.getsize(log_path) if log_path.exists() else 0
             self._tails[token] = _Tail(log_path, BlenderProgress(frames_total=frames), offset)
+            self._busy.set()
 
     def forget(self, token: str) -> BlenderProgress | None:
         """Stop watching; the last lines are read here so the result is complete."""
         with self._lock:
             tail = self._tails.pop(token, None)
+            if not self._tails:
+                self._busy.clear()
         if tail is None:
             return None
         with tail.lock:
@@ -79,9 +83,10 @@ class ProgressWatcher:
 
     def close(self) -> None:
         self._stop.set()
+        self._busy.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while self._busy.wait() and not self._stop.wait(self.interval):
             with self._lock:
                 tails = list(self._tails.items())
             for token, tail in tails:
