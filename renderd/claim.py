@@ -190,6 +190,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def helpers_alive(daemon_pid: int) -> bool:
+    """Is a spawner or chunk launcher of daemon `daemon_pid` still running on this machine?
+
+    They carry its pid on their command line (`python -m renderd.spawner PID`), and a launcher
+    exits only after its chunk's whole process tree is gone: none left means no orphan runs."""
+    tail = [b"-m", b"renderd.spawner", str(daemon_pid).encode()]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")[:-1]
+        except OSError:
+            continue
+        if argv[-3:] == tail:
+            return True
+    return False
+
+
 @dataclass
 class LeaseWatcher:
     """Judges other daemons' claims stale by 'no heartbeat change seen for `lease` seconds'."""
@@ -212,8 +231,11 @@ class LeaseWatcher:
             key = name.filename
             current.add(key)
             if name.host == self.host and name.pid != os.getpid() and not pid_alive(name.pid):
-                out.append(name)  # our own name, a dead pid on this machine: a crashed predecessor
-                continue
+                # our own name, a dead pid on this machine: a crashed predecessor; stale at once when
+                # its chunk's processes are gone too (until then the heartbeat decides, as for others)
+                if not helpers_alive(name.pid):
+                    out.append(name)
+                    continue
             content = _read_heartbeat(self.spool, name)
             prev = self.seen.get(key)
             if prev is None or prev[0] != content:
