@@ -58,7 +58,7 @@ def test_four_daemons_on_two_mounts_run_every_chunk_exactly_once(  # type: ignor
     }
     # submitted through B: A's daemons only learn of it by polling (inotify misses other clients)
     job = add_job(on_b, "1-100", [sys.executable, FAKEPROG, str(markers), "c{start}", "--sleep", "0.2"], "--chunk", "1")
-    waited = render(on_a, "wait", job["job"], "--timeout", "240", check=False)
+    waited = render(on_a, "wait", job["job"], "--timeout", "600", check=False, timeout=660)  # idle-priority chunks
     assert waited.returncode == 0, waited.stderr
     for d in hosts.values():
         assert d.stop() == 0, d.output()[-3000:]
@@ -168,7 +168,7 @@ def test_lease_of_a_daemon_killed_on_mount_a_is_recovered_through_mount_b(  # ty
     assert requeued[0]["reason"] == f"lease of a1 (pid {a1.pid}) expired"
     # not before the lease: a1's last heartbeat was at most a quarter lease before the kill
     assert requeued[0]["time"] >= killed_at + lease * 3 / 4 - 0.1, (requeued, killed_at)
-    waited = render(on_b, "wait", job["job"], "--timeout", "120", check=False)
+    waited = render(on_b, "wait", job["job"], "--timeout", "300", check=False, timeout=360)
     assert waited.returncode == 0, waited.stderr
     assert b1.stop() == 0
 
