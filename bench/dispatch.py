@@ -1,13 +1,19 @@
 """Dispatch benchmark: no-op chunks per second, claim latency, and nq / task-spooler side by side.
 
-    .venv/bin/python bench/dispatch.py            # the full run (about 2 minutes on 2 cores)
-    .venv/bin/python bench/dispatch.py --quick    # a short run (about 30 s)
+    .venv/bin/python bench/dispatch.py            # the full run (3 rounds, about 3 minutes on 2 cores)
+    .venv/bin/python bench/dispatch.py --quick    # a short run (1 round of 200 jobs, about 40 s)
 
 Throughput: N one-frame chunks running `true` are queued (in-process) before the daemons
 start; the clock runs from launching the daemons until the last chunk's done record.
-Latency: one daemon, idle; a one-chunk job running `date +%s.%N` is queued, and the time
-from the queue rename to the program's own start stamp is one sample.
-nq and task-spooler run the same N `true` jobs, submitted one CLI call each, on one host.
+nq and task-spooler run the same N `true` jobs, submitted one CLI call each, on one host
+(clock: first submission to the end of `nq -w` / `tsp -w`).  renderd runs every chunk at
+SCHED_IDLE and nice 19, which on a busy machine alone slows a no-op job down, so both also
+run once with their jobs in that class (`chrt --idle 0 nice -n 19 true`: one more exec per job).
+Each round runs every contender once, in a random order; figures are medians over the rounds
+(the spread follows), ratios are ratios of medians.
+Latency: one daemon, idle; a one-chunk job running `date +%s.%N` is queued; a sample is the
+time from the queue rename to the claim (the done record's `started`, set right after the claim
+rename) and to the program's own start stamp.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from common import (
@@ -34,38 +42,18 @@ from common import (
 )
 
 TRUE = shutil.which("true") or "/bin/true"
-# renderd runs every chunk at SCHED_IDLE + nice 19; on a busy machine that alone slows a no-op chunk down,
-# so nq and task-spooler also run once with their jobs in the same class (one extra exec per job).
 IDLE_TRUE = ["chrt", "--idle", "0", "nice", "-n", "19", TRUE]
 
 
-def renderd_rate(jobs: int, count: int, slots: int) -> tuple[float, float]:
-    """Chunks/s from launching `count` daemons until all done, and from first start to last done."""
+def renderd_rate(jobs: int, count: int, slots: int) -> float:
+    """Chunks/s from launching `count` daemons until the last chunk is recorded done."""
     with temp_spool() as spool:
         job = queue_job(spool, [TRUE], jobs)
         launched = time.time()
         with daemons(spool, count, ["--allow-commands", "--slots", str(slots)]):
-            records = wait_job_done(spool, job, jobs, timeout=120 + jobs / 5)
+            records = wait_job_done(spool, job, jobs, timeout=120 + jobs / 2)
     assert len(records) == jobs and all(r["job"] == job for r in records)
-    last = max(r["finished"] for r in records)
-    first = min(r["started"] for r in records)
-    return jobs / (last - launched), jobs / (last - first)
-
-
-def claim_latencies(samples: int, watch: bool, poll: float) -> list[float]:
-    """Queue-rename to program start, for one-chunk jobs arriving at an idle daemon."""
-    args = ["--allow-commands", "--poll", str(poll)] + ([] if watch else ["--no-watch"])
-    out: list[float] = []
-    with temp_spool() as spool, daemons(spool, 1, args) as procs:
-        procs[0].wait_registered()
-        for _ in range(samples):
-            # A random phase against the daemon's poll timer, so polling is not measured at one phase only.
-            time.sleep(random.uniform(0.0, poll if not watch else 0.05))
-            job = queue_job(spool, STAMP_ARGV, 1, name="probe")
-            written = time.time()
-            record = wait_job_done(spool, job, 1, timeout=30 + 3 * poll)[0]
-            out.append(stamp_of(spool, record) - written)
-    return out
+    return jobs / (max(r["finished"] for r in records) - launched)
 
 
 def nq_rate(jobs: int, argv: list[str]) -> float:
@@ -82,6 +70,7 @@ def nq_rate(jobs: int, argv: list[str]) -> float:
 
 def tsp_rate(jobs: int, argv: list[str]) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-tsp-") as tmp:
+        # A server of our own (socket and outputs in our temp folder), not the user's.
         env = dict(os.environ, TS_SOCKET=str(Path(tmp) / "socket"), TMPDIR=tmp, TS_MAXFINISHED=str(jobs + 10))
         try:
             started = time.monotonic()
@@ -96,43 +85,68 @@ def tsp_rate(jobs: int, argv: list[str]) -> float:
     return jobs / elapsed
 
 
+def claim_latencies(samples: int, watch: bool, poll: float) -> tuple[list[float], list[float]]:
+    """Queue rename -> claimed, and -> program started, for one-chunk jobs arriving at an idle daemon."""
+    args = ["--allow-commands", "--poll", str(poll)] + ([] if watch else ["--no-watch"])
+    claimed: list[float] = []
+    started: list[float] = []
+    with temp_spool() as spool, daemons(spool, 1, args) as procs:
+        procs[0].wait_registered()
+        for _ in range(samples):
+            # A random phase against the daemon's poll timer, so polling is not measured at one phase only.
+            time.sleep(random.uniform(0.0, poll if not watch else 0.05))
+            job = queue_job(spool, STAMP_ARGV, 1, name="probe")
+            written = time.time()
+            record = wait_job_done(spool, job, 1, timeout=30 + 3 * poll)[0]
+            claimed.append(record["started"] - written)
+            started.append(stamp_of(spool, record) - written)
+    return claimed, started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer jobs and samples (about 30 s)")
+    parser.add_argument("--quick", action="store_true", help="1 round of 200 jobs, 15 latency samples")
     parser.add_argument("--jobs", type=int, help="no-op chunks/jobs per throughput run (default 500; quick 200)")
+    parser.add_argument("--rounds", type=int, help="throughput rounds (default 3; quick 1)")
     parser.add_argument("--slots", type=int, default=4, help="--slots of each daemon in the throughput runs")
     parser.add_argument("--samples", type=int, help="latency samples per mode (default 60; quick 15)")
     parser.add_argument("--poll", type=float, default=1.0, help="--poll of the polling-only latency run")
     opts = parser.parse_args()
     jobs = opts.jobs or (200 if opts.quick else 500)
+    rounds = opts.rounds or (1 if opts.quick else 3)
     samples = opts.samples or (15 if opts.quick else 60)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"# dispatch: {jobs} no-op jobs, renderd --slots {opts.slots}, {os.cpu_count()} CPUs, load average {load}")
+    print(
+        f"# dispatch: {jobs} no-op jobs x {rounds} round(s), renderd --slots {opts.slots}, "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
 
-    rates: dict[str, float] = {}
-    for count in (1, 4):
-        total, steady = renderd_rate(jobs, count, opts.slots)
-        rates[f"renderd x{count}"] = total
-        figure(
-            f"renderd, {count} daemon(s) x {opts.slots} slots: chunks/s",
-            f"{total:.0f}/s",
-            f"from launch to last done; {steady:.0f}/s from first start",
-        )
-    for label, argv in (("", [TRUE]), (", jobs at SCHED_IDLE", IDLE_TRUE)):
-        rates[f"nq{label}"] = nq_rate(jobs, argv)
-        figure(f"nq{label}: jobs/s (submit + run)", f"{rates[f'nq{label}']:.0f}/s")
-        rates[f"task-spooler{label}"] = tsp_rate(jobs, argv)
-        figure(f"task-spooler{label}: jobs/s (submit + run)", f"{rates[f'task-spooler{label}']:.0f}/s")
-    for count in (1, 4):
-        mine = rates[f"renderd x{count}"]
-        for other in ("nq", "task-spooler", "nq, jobs at SCHED_IDLE", "task-spooler, jobs at SCHED_IDLE"):
-            figure(f"ratio renderd x{count} / {other}", f"{mine / rates[other]:.2f}")
+    contenders: dict[str, Callable[[], float]] = {
+        "renderd, 1 daemon": lambda: renderd_rate(jobs, 1, opts.slots),
+        "renderd, 4 daemons": lambda: renderd_rate(jobs, 4, opts.slots),
+        "nq": lambda: nq_rate(jobs, [TRUE]),
+        "task-spooler": lambda: tsp_rate(jobs, [TRUE]),
+        "nq, jobs at SCHED_IDLE": lambda: nq_rate(jobs, IDLE_TRUE),
+        "task-spooler, jobs at SCHED_IDLE": lambda: tsp_rate(jobs, IDLE_TRUE),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name in random.sample(list(contenders), len(contenders)):
+            rates[name].append(contenders[name]())
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    for name, values in rates.items():
+        spread = f"{min(values):.0f}-{max(values):.0f}/s over {rounds} rounds" if rounds > 1 else ""
+        figure(f"{name}: jobs/s", f"{median[name]:.0f}/s", spread)
+    for mine in ("renderd, 1 daemon", "renderd, 4 daemons"):
+        for other in list(contenders)[2:]:
+            figure(f"ratio {mine} / {other}", f"{median[mine] / median[other]:.2f}")
 
     for watch in (True, False):
-        lat = claim_latencies(samples, watch, opts.poll if not watch else 5.0)
+        claimed, started = claim_latencies(samples, watch, opts.poll if not watch else 5.0)
         mode = "inotify (--poll 5)" if watch else f"polling only (--no-watch --poll {opts.poll:g})"
-        figure(f"claim latency p50, {mode}", ms(percentile(lat, 50)), f"{len(lat)} samples")
-        figure(f"claim latency p95, {mode}", ms(percentile(lat, 95)))
+        figure(f"claim latency p50, {mode}", ms(percentile(started, 50)), f"written -> program started, n={samples}")
+        figure(f"claim latency p95, {mode}", ms(percentile(started, 95)))
+        figure(f"  written -> claimed p50 / p95, {mode}", ms(percentile(claimed, 50)), ms(percentile(claimed, 95)))
 
 
 if __name__ == "__main__":
