@@ -197,7 +197,11 @@ class Daemon:
         self.events.put(("signal", signum))
 
     def _is_mine(self, name: ClaimName) -> bool:
-        return name.host == self.cfg.name and name.pid == os.getpid()
+        """Claims of a run in progress here.  A claim of ours that no run holds (an error between
+        claiming and starting) is judged by its heartbeat like anyone's, so it is recovered."""
+        if name.host != self.cfg.name or name.pid != os.getpid():
+            return False
+        return any(run.claim.name == name for run in self.runs.values())
 
     # ------------------------------------------------------------------ main loop
 
@@ -208,34 +212,38 @@ class Daemon:
         next_poll = now
         next_notify = now + self.notify.interval
         while not self.stopping:
-            now = time.monotonic()
-            if now >= next_beat:
-                self._heartbeat()
-                next_beat = now + self.cfg.heartbeat
-            if now >= next_poll:
-                self._recover_stale()
-                self._check_controls()
-                self.scanner.mark_dirty()
-                self.rescan = True
-                next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
-            if now >= next_host:
-                self._write_host()
-                next_host = now + self.cfg.heartbeat
-            if now >= self.policy.next_tick() and self.policy.tick(self.runs, self.runner):
-                self._write_host()  # a suspension, resumption or owner order shows in `render hosts` at once
-            self._check_timeouts()
-            self._fill_slots()
-            if now >= next_notify:
-                self.notify.alive(self._status())
-                next_notify = now + self.notify.interval
-            wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline(), self.policy.next_tick())
-            timeout = max(0.0, wake - time.monotonic())
             try:
-                self._handle(*self.events.get(timeout=timeout))
-                while True:
-                    self._handle(*self.events.get_nowait())
-            except queue.Empty:
-                pass
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._heartbeat()
+                    next_beat = now + self.cfg.heartbeat
+                if now >= next_poll:
+                    self._recover_stale()
+                    self._check_controls()
+                    self.scanner.mark_dirty()
+                    self.rescan = True
+                    next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
+                if now >= next_host:
+                    self._write_host()
+                    next_host = now + self.cfg.heartbeat
+                if now >= self.policy.next_tick() and self.policy.tick(self.runs, self.runner):
+                    self._write_host()  # a suspension, resumption or owner order shows in `render hosts` at once
+                self._check_timeouts()
+                self._fill_slots()
+                if now >= next_notify:
+                    self.notify.alive(self._status())
+                    next_notify = now + self.notify.interval
+                wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline(), self.policy.next_tick())
+                timeout = max(0.0, wake - time.monotonic())
+                try:
+                    self._handle(*self.events.get(timeout=timeout))
+                    while True:
+                        self._handle(*self.events.get_nowait())
+                except queue.Empty:
+                    pass
+            except Exception:  # a spool or system error must not end the daemon: log it, pause, carry on
+                log.exception("unexpected error in the daemon loop; carrying on")
+                time.sleep(1)
 
     def _handle(self, kind: str, payload: Any) -> None:
         if kind == "wake":
