@@ -1,15 +1,17 @@
 """Scale benchmark: claim latency with a small and a huge queue, and a daemon's idle CPU.
 
-    .venv/bin/python bench/scale.py            # the full run (about 4 minutes on 2 cores)
-    .venv/bin/python bench/scale.py --quick    # a short run (about 1 minute: 10 000 chunks, 15 s windows)
+    .venv/bin/python bench/scale.py            # the full run (about 3 minutes on 2 cores)
+    .venv/bin/python bench/scale.py --quick    # a short run (about 1 minute: 10 000 chunks, a 15 s window)
 
 Claim latency: one daemon (--slots 1) works through a queue of N chunks running
 `date +%s.%N`; a sample is the time from the previous chunk's done record to the next
 chunk's own start stamp (the daemon is free -> it has listed, read, locked, renamed and
 started the next chunk).  The first `--runs` chunks are timed, with N = 100 and N = 100 000.
-Idle CPU: utime+stime (from /proc) of a daemon and its spawner over a window, with an empty
-spool, and with 100 000 queued command chunks that the daemon may not run (no
---allow-commands); both are measured side by side in the same window.
+Idle CPU: CPU time (from /proc: utime+stime) of a daemon and of its spawner, plus the
+children the daemon waited for (cutime+cstime, e.g. the idle policy's `loginctl`), over a
+window that starts 20 s after start-up, with an empty spool (`--when always`, and the default
+`--when idle`), and with 100 000 queued command chunks that the daemon may not run (no
+--allow-commands); the three daemons are measured side by side in the same window.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def claim_latency(spool: Path, job: str, chunks: int, runs: int, written: float)
     figure(f"first claim after start, {label}", ms(first), f"queue written in {written:.1f} s")
 
 
-def idle_cpu(empty: Path, full: Path, queued: int, window: float) -> None:
+def idle_cpu(empty: Path, full: Path, queued: int, window: float, settle: float) -> None:
     """Daemons side by side over one window: empty spool, and `queued` chunks they may not run."""
     setups = {
         "empty spool, --allow-commands": (empty, ["--allow-commands"]),
@@ -75,6 +77,7 @@ def idle_cpu(empty: Path, full: Path, queued: int, window: float) -> None:
             0.2,
             "the daemon to list the queue",
         )
+        time.sleep(settle)  # start-up is not idling: the spawner's imports, the first policy samples
         before = {label: (p.cpu_seconds(), time.monotonic()) for label, p in procs.items()}
         time.sleep(window)  # the measurement window itself, not a synchronisation
         for label, proc in procs.items():
@@ -94,9 +97,11 @@ def main() -> None:
     parser.add_argument("--big", type=int, help="the large queue (default 100 000; quick 10 000)")
     parser.add_argument("--runs", type=int, default=100, help="chunks timed per claim-latency run")
     parser.add_argument("--window", type=float, help="idle CPU window in seconds (default 60; quick 15)")
+    parser.add_argument("--settle", type=float, help="seconds between start-up and the window (default 20; quick 5)")
     opts = parser.parse_args()
     big = opts.big or (10_000 if opts.quick else 100_000)
     window = opts.window or (15.0 if opts.quick else 60.0)
+    settle = opts.settle if opts.settle is not None else (5.0 if opts.quick else 20.0)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"# scale: {os.cpu_count()} CPUs, load average {load}, spool on {tempfile.gettempdir()}")
     with temp_spool() as small:
@@ -108,7 +113,7 @@ def main() -> None:
         job = queue_job(full, STAMP_ARGV, big)
         written = time.monotonic() - started
         figure(f"write {big} chunks in-process", f"{written:.1f} s", f"{big / written:.0f} chunks/s")
-        idle_cpu(empty, full, big, window)
+        idle_cpu(empty, full, big, window, settle)
         claim_latency(full, job, big, opts.runs, written)
 
 
