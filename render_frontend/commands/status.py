@@ -66,7 +66,13 @@ def _details(j: dict[str, Any]) -> str:
     times = f"elapsed {_duration(j['elapsed'])}, ETA {_duration(j['eta'])}"
     if t["average"] is None:
         return f"{frames}, {times}"
-    return f"{frames}, {times}, frame {t['average']:.1f} s avg ({t['fastest']:.1f} fastest, {t['slowest']:.1f} slowest)"
+    avg, fast, slow = (_seconds(t[k]) for k in ("average", "fastest", "slowest"))
+    return f"{frames}, {times}, frame {avg} s avg ({fast} fastest, {slow} slowest)"
+
+
+def _seconds(value: float) -> str:
+    """3.1 for seconds, 0.04 for the tiny frames of a test scene (never a misleading 0.0)."""
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
 
 
 def frame_ranges(frames: list[int]) -> str:
