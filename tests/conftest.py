@@ -5,10 +5,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers.daemons import Daemon
+
+# Speed is measured in bench/, never in tests: no deadlines or "too slow" checks on a shared machine.
+settings.register_profile("renderd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("renderd")
 
 FAKEPROG = str(Path(__file__).parent / "helpers" / "fakeprog.py")
 
@@ -35,6 +40,7 @@ def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
     for d in started:
         if d.alive():
             d.kill()
+        d.remove_socket()
 
 
 @pytest.fixture

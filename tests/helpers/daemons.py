@@ -81,6 +81,9 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+
+    def remove_socket(self) -> None:
+        """What a crash leaves behind: the default socket of a killed daemon."""
         if "--socket" not in self.args:
             default_socket_path(self.spool.absolute(), self.name).unlink(missing_ok=True)
 

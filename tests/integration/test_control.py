@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ def test_cancel_while_chunks_run_on_two_daemons_leaves_no_process_and_no_info_fi
     assert processes_mentioning(str(markers)), "the chunks' processes run"
 
     out = render(spool, "cancel", job["job"])
-    assert "4 queued and 0 failed chunk(s) removed, 2 running chunk(s) being stopped" in out.stderr
+    # the split between queued and running depends on timing; the end state below is what matters
+    assert re.search(r"\d+ queued and 0 failed chunk\(s\) removed, \d+ running chunk\(s\) being stopped", out.stderr)
     wait_for(lambda: not processes_mentioning(str(markers)) and not any(map(process_alive, children)), 15,
              what="every process of the job to end")
     wait_for(lambda: leftover_info_files(spool) == [], 15, what="no info file of the job left")
