@@ -80,8 +80,10 @@ class QueueScanner:
             if skip(qdir):
                 continue
             listing = self.listings.get(qdir.name)
-            if listing is not None:
-                yield from ((qdir, chunk) for chunk in list(listing.chunks))
+            for chunk in list(listing.chunks) if listing is not None else []:
+                if skip(qdir):  # decided on its first chunk (refused, held): not one read per chunk
+                    break
+                yield qdir, chunk
 
     def forget(self, qdir: QueueDir, chunk: str) -> None:
         """A chunk left its folder (we claimed it, or found it gone): drop it from the listing."""
@@ -146,7 +148,9 @@ class QueueWatch(FileSystemEventHandler):
         self.observer.join(timeout=5)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type not in ("created", "moved", "closed"):
+        # A folder moved into queue/ (a new job) wakes us once; watchdog also makes up an event
+        # for every file in it ("synthetic"), which for a 100 000-chunk job meant minutes of CPU.
+        if event.event_type not in ("created", "moved", "closed") or getattr(event, "is_synthetic", False):
             return
         dest = event.dest_path if event.event_type == "moved" else event.src_path
         dest = dest.decode() if isinstance(dest, bytes) else dest
