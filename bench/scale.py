@@ -12,6 +12,8 @@ children the daemon waited for (cutime+cstime, e.g. the idle policy's `loginctl`
 window that starts 20 s after start-up, with an empty spool (`--when always`, and the default
 `--when idle`), and with 100 000 queued command chunks that the daemon may not run (no
 --allow-commands); the three daemons are measured side by side in the same window.
+Arrival: the CPU a daemon spends (in the 30 s after the submission) when a 100 000-chunk job
+that it may not run arrives in the queue while it runs.
 """
 
 from __future__ import annotations
@@ -91,6 +93,25 @@ def idle_cpu(empty: Path, full: Path, queued: int, window: float, settle: float)
             proc.stop()
 
 
+def arrival_cpu(chunks: int, window: float) -> None:
+    """A job of `chunks` command chunks arrives at a running daemon that may not run them."""
+    with temp_spool() as spool:
+        proc = RenderdProc(spool, "arrive1", [], spool.parent)
+        try:
+            proc.wait_registered(120)
+            time.sleep(5)  # past start-up
+            before = proc.cpu_seconds()
+            started = time.monotonic()
+            queue_job(spool, STAMP_ARGV, chunks)
+            wait_for(lambda: (proc.host_record() or {}).get("queued_seen", 0) >= chunks, 120, 0.2, "the new job")
+            seen = time.monotonic() - started
+            time.sleep(max(0.0, window - seen))
+            used = proc.cpu_seconds() - before
+        finally:
+            proc.stop()
+    figure(f"daemon CPU when a {chunks}-chunk job arrives", f"{used:.2f} s", f"over {max(window, seen):.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10 000 instead of 100 000 chunks, 15 s windows")
@@ -115,6 +136,7 @@ def main() -> None:
         figure(f"write {big} chunks in-process", f"{written:.1f} s", f"{big / written:.0f} chunks/s")
         idle_cpu(empty, full, big, window, settle)
         claim_latency(full, job, big, opts.runs, written)
+    arrival_cpu(big, 30.0 if not opts.quick else 15.0)
 
 
 if __name__ == "__main__":
