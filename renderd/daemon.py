@@ -96,6 +96,7 @@ class Daemon:
     _tokens: int = 0
     _last_state: str = ""
     progress_now: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> last chunk-progress
+    recording: set[ClaimName] = field(default_factory=set)  # claims whose done record the recorder writes
 
     # ------------------------------------------------------------------ set-up
 
@@ -201,7 +202,7 @@ class Daemon:
         claiming and starting) is judged by its heartbeat like anyone's, so it is recovered."""
         if name.host != self.cfg.name or name.pid != os.getpid():
             return False
-        return any(run.claim.name == name for run in self.runs.values())
+        return name in self.recording or any(run.claim.name == name for run in self.runs.values())
 
     # ------------------------------------------------------------------ main loop
 
@@ -568,7 +569,10 @@ class Daemon:
                 **outputs,  # saved files and per-frame times read from the output
             }
             # The record's fsync runs on the recorder's thread: the slot takes its next chunk meanwhile.
-            self.recorder.record(lambda: claim.finish_done(self.spool, run.claim, info, record), (info, seconds))
+            self.recording.add(run.claim.name)
+            self.recorder.record(
+                lambda: claim.finish_done(self.spool, run.claim, info, record), (info, seconds, run.claim.name)
+            )
             return
         self._footer(run, f"FAILED: {reason}")
         state = claim.finish_failed(self.spool, run.claim, info, reason, name)
@@ -577,9 +581,10 @@ class Daemon:
         self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
                   log=str(run.log.relative_to(self.spool.root)))
 
-    def _recorded(self, tag: tuple[ChunkInfo, float], ok: bool, error: Exception | None) -> None:
+    def _recorded(self, tag: tuple[ChunkInfo, float, ClaimName], ok: bool, error: Exception | None) -> None:
         """The recorder wrote a done record and dropped the claim (or could not)."""
-        info, seconds = tag
+        info, seconds, held = tag
+        self.recording.discard(held)
         if error is not None:
             log.error("cannot record the end of %s: %s (its lease will expire)", info.chunk, error)
         elif ok:
