@@ -16,11 +16,14 @@ zstd files without a seek table, are unpacked to a temporary file by BAT first. 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import resource
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -113,19 +116,61 @@ def inspect(path: Path) -> BlendInfo:
     if path.exists() and not path.is_file():
         raise BlendError("not a .blend file (not a regular file)", path)  # a FIFO would block the reader
     try:
+        with _memory_cap(path):
+            return _inspect(path)
+    except MemoryError:
+        raise BlendError("damaged .blend file (its structure claims more data than any file holds)", path) from None
+
+
+def _inspect(path: Path) -> BlendInfo:
+    try:
         bfile = _open(path)
     except bat_errors.BlendFileError as err:
         raise BlendError(f"not a .blend file ({err.args[0]})", path) from None
-    except (OSError, EOFError, struct.error, ValueError, KeyError, zlib.error, zstandard.ZstdError) as err:
+    except (OSError, EOFError, struct.error, zlib.error, zstandard.ZstdError, *DAMAGED) as err:
         raise BlendError(f"cannot read it as a .blend file ({_reason(err)})", path) from None
     try:
         return _read(bfile, path)
     except (bat_errors.BlendFileError, bat_errors.SegmentationFault, OSError, EOFError, struct.error) as err:
         raise BlendError(f"damaged .blend file ({_reason(err)})", path) from None
-    except (KeyError, ValueError, IndexError) as err:
+    except DAMAGED as err:
         raise BlendError(f"unexpected .blend content ({_reason(err)})", path) from None
     finally:
         bfile.close()
+
+
+# What BAT raises on a damaged file whose structure lies (counts, indices, types).
+DAMAGED = (KeyError, ValueError, IndexError, TypeError, AttributeError, OverflowError, RecursionError)
+MEMORY_HEADROOM = 1 << 30  # BAT needs tens of MB for any real file
+
+
+@contextlib.contextmanager
+def _memory_cap(path: Path) -> Iterator[None]:
+    """A damaged file can make BAT believe in billions of entries and allocate the machine's whole
+    memory: cap the address space while it reads, so that such a file is one error line instead."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = _vm_size() + MEMORY_HEADROOM
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 class _LazyBlendFile(blendfile.BlendFile):
@@ -149,16 +194,24 @@ def dependencies(path: Path) -> list[Dependency]:
     """Linked libraries, images, caches... that the file uses, each with whether it exists."""
     out: dict[Path, Dependency] = {}
     try:
+        with _memory_cap(path):
+            _trace(path, out)
+    except MemoryError:
+        raise BlendError("cannot trace its dependencies (damaged: it claims more data than it holds)", path) from None
+    return sorted(out.values(), key=lambda d: (d.kind, str(d.path)))
+
+
+def _trace(path: Path, out: dict[Path, Dependency]) -> None:
+    try:
         for usage in trace.deps(path):
             target = Path(usage.__fspath__())
             kind = DEP_KINDS.get(usage.block.code, usage.block.code.decode("ascii", "replace"))
             exists = _sequence_exists(target) if usage.is_sequence else target.exists()
             out.setdefault(target, Dependency(kind, target, exists))
-    except (bat_errors.BlendFileError, bat_errors.SegmentationFault, OSError, EOFError, struct.error) as err:
+    except (bat_errors.BlendFileError, bat_errors.SegmentationFault, OSError, EOFError, struct.error, *DAMAGED) as err:
         raise BlendError(f"cannot trace its dependencies ({_reason(err)})", path) from None
     finally:
         blendfile.close_all_cached()
-    return sorted(out.values(), key=lambda d: (d.kind, str(d.path)))
 
 
 def _sequence_exists(path: Path) -> bool:

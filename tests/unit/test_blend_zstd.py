@@ -87,3 +87,19 @@ def test_a_lying_seek_table_is_an_error_or_the_right_answer_never_a_crash(offset
         except BlendError:
             return
         assert result == scenes(BLEND / "scenes_b34.blend")
+
+
+def test_a_file_whose_structure_claims_gigabytes_is_one_error_not_the_machines_memory(tmp_path: Path) -> None:
+    """Found by the property test above: one zeroed byte in the seek table made BAT allocate 24 GB
+    (the kernel's OOM killer ended the test run).  Reading is capped; the file is one clear error."""
+    import resource
+
+    data = bytearray(seekable(PLAIN))
+    data[len(data) - 1 - 163] = 0
+    path = tmp_path / "bomb.blend"
+    path.write_bytes(bytes(data))
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(BlendError) as err:
+        inspect(path)
+    assert str(path) in str(err.value)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
