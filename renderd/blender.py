@@ -186,27 +186,33 @@ def on_this_host(spool_root: Path, path: str) -> Path:
     return Path(path) if path.startswith("/") else spool_root / path
 
 
-def frame_file(pattern: str, frame: int) -> str:
-    """Blender's rule: the last run of `#` in the file name becomes the zero-padded frame."""
+def _split_last_hashes(pattern: str) -> tuple[str, int, str] | None:
+    """`dir/shot_####.png` -> ('dir/shot_', 4, '.png'): the last run of `#` in the file name."""
     head, sep, name = pattern.rpartition("/")
     runs = list(HASHES_RE.finditer(name))
     if not runs:
-        return pattern
+        return None
     run = runs[-1]
-    width = run.end() - run.start()
+    return f"{head}{sep}{name[: run.start()]}", run.end() - run.start(), name[run.end() :]
+
+
+def frame_file(pattern: str, frame: int) -> str:
+    """Blender's rule: the last run of `#` in the file name becomes the zero-padded frame."""
+    parts = _split_last_hashes(pattern)
+    if parts is None:
+        return pattern
+    before, width, after = parts
     number = f"-{abs(frame):0{width}d}" if frame < 0 else f"{frame:0{width}d}"
-    return f"{head}{sep}{name[: run.start()]}{number}{name[run.end() :]}"
+    return f"{before}{number}{after}"
 
 
 def movie_stem(pattern: str, start: int, end: int) -> str:
     """A video's name: the `#` run becomes `START-END` (e.g. `movie_0001-0030` + its extension)."""
-    head, sep, name = pattern.rpartition("/")
-    runs = list(HASHES_RE.finditer(name))
-    if not runs:
+    parts = _split_last_hashes(pattern)
+    if parts is None:
         return pattern
-    run = runs[-1]
-    width = run.end() - run.start()
-    return f"{head}{sep}{name[: run.start()]}{start:0{width}d}-{end:0{width}d}{name[run.end() :]}"
+    before, width, after = parts
+    return f"{before}{start:0{width}d}-{end:0{width}d}{after}"
 
 
 def frame_complete(path: Path) -> bool:
