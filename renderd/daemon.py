@@ -326,6 +326,8 @@ class Daemon:
         if self.rescan:
             self.scanner.refresh(self._skip_job)
             self.rescan = False
+            while self.scanner.linked:
+                self._quarantine_linked(self.scanner.linked.pop())
         now = time.monotonic()
         for qdir, chunk in self.scanner.candidates(self._skip_job):
             if len(self.runs) >= self.cfg.slots or self.stopping:
@@ -337,9 +339,6 @@ class Daemon:
 
     def _try_chunk(self, qdir: QueueDir, chunk: str) -> None:
         path = self.spool.queue_path(qdir, chunk)
-        if path.parent.is_symlink():  # O_NOFOLLOW guards the file only: never claim through a linked folder
-            self._quarantine(qdir, chunk, path.parent, "the job's queue folder is a symbolic link")
-            return
         try:
             info = self.spool.read_info(path)
         except FileNotFoundError:
@@ -393,8 +392,12 @@ class Daemon:
             return f"failed here before; {name} may try it"
         return None
 
-    def _quarantine(self, qdir: QueueDir, chunk: str, path: Path, reason: str) -> None:
-        self.scanner.forget(qdir, chunk)
+    def _quarantine_linked(self, qdir: QueueDir) -> None:
+        self._quarantine(None, "", self.spool.root / "queue" / qdir.name, "the job's queue folder is a symbolic link")
+
+    def _quarantine(self, qdir: QueueDir | None, chunk: str, path: Path, reason: str) -> None:
+        if qdir is not None:
+            self.scanner.forget(qdir, chunk)
         try:
             dest = self.spool.quarantine(path, reason)
         except OSError as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from watchdog.observers import Observer
 from renderd.spool import QueueDir, Spool
 
 RECENT_NS = 2_000_000_000
+LINKED = -2
 FULL_RELIST_SECONDS = 60.0
 
 
@@ -37,6 +39,7 @@ class QueueScanner:
     listings: dict[str, _Listing] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     root_dirty: bool = True
+    linked: list[QueueDir] = field(default_factory=list)  # job folders that are symlinks: never listed
     _root: _Listing | None = None
     _last_full: float = 0.0
 
@@ -64,7 +67,12 @@ class QueueScanner:
         for qdir in self.dirs:
             if skip(qdir):
                 continue
-            mtime = _mtime_ns(queue / qdir.name)
+            mtime = _mtime_ns(queue / qdir.name, follow=False)
+            if mtime == LINKED:  # O_NOFOLLOW guards files only: never list or claim through a linked folder
+                self.listings.pop(qdir.name, None)
+                if qdir not in self.linked:
+                    self.linked.append(qdir)
+                continue
             listing = self.listings.get(qdir.name)
             if full or qdir.name in self.dirty or _changed(listing, mtime):
                 chunks = self.spool.queued_chunks(qdir)
@@ -95,11 +103,13 @@ class QueueScanner:
         return sum(len(v.chunks) for v in self.listings.values())
 
 
-def _mtime_ns(path: os.PathLike[str] | str) -> int:
+def _mtime_ns(path: os.PathLike[str] | str, follow: bool = True) -> int:
+    """The folder's mtime; -1 if it is gone, LINKED if it is a symlink (with follow=False)."""
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.stat(path, follow_symlinks=follow)
     except OSError:
         return -1
+    return LINKED if stat.S_ISLNK(st.st_mode) else st.st_mtime_ns
 
 
 def _changed(listing: _Listing | None, mtime_ns: int) -> bool:
