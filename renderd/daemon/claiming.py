@@ -1,0 +1,160 @@
+"""Claiming: which queued chunk this daemon takes next, and why it leaves others alone.
+
+`choose()` is the decision for one chunk whose info file has been read, pure (the hosts'
+records are passed in), so its rules can be tested like policy.decide(); `ClaimingMixin`
+walks the scanner's candidates, reads each info file, acts on the choice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from renderd import claim
+from renderd.daemon.state import DaemonState, Deferred, log
+from renderd.errors import BadInfoFile
+from renderd.kinds import Capabilities, kind_of
+from renderd.spool import ChunkInfo, QueueDir, host_is_live
+
+
+class Verdict(StrEnum):
+    TAKE = "take"
+    QUARANTINE = "quarantine"  # the file cannot be trusted where it is
+    REFUSE = "refuse"  # this daemon may not run it (decided once for the job's folder)
+    DEFER = "defer"  # it failed here: wait a poll while another host may take it
+
+
+@dataclass(frozen=True)
+class Choice:
+    verdict: Verdict
+    reason: str | None = None
+
+
+def capabilities_of(record: Mapping[str, Any]) -> Capabilities:
+    """What another daemon may run, from its host record (hostile input like any spool file: check types)."""
+    version = record.get("blender_version")
+    return Capabilities(
+        allow_commands=record.get("allow_commands") is True,
+        allow_scripts=record.get("allow_scripts") is True,
+        blender_version=version if isinstance(version, str) else None,
+    )
+
+
+def refusal(info: ChunkInfo, caps: Capabilities) -> str | None:
+    """Why a daemon with `caps` must leave this chunk to others (None: it may run it)."""
+    kind = kind_of(info)
+    if kind is None:
+        return f"this renderd cannot run {info.kind!r} chunks"
+    return kind.refuse(info, caps)
+
+
+def prefer_others(info: ChunkInfo, me: str, hosts: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A chunk that failed here waits while a live host that has not failed it and may run it exists."""
+    if me not in info.failed_hosts:
+        return None
+    kind = kind_of(info)
+    for name, rec in hosts.items():
+        if name == me or name in info.failed_hosts or not host_is_live(rec):
+            continue
+        if kind is not None and kind.refuse(info, capabilities_of(rec)) is not None:
+            continue  # e.g. a host without --allow-commands: waiting for it would wait for ever
+        return f"failed here before; {name} may try it"
+    return None
+
+
+def choose(
+    info: ChunkInfo,
+    folder_job: str,
+    caps: Capabilities,
+    me: str,
+    hosts: Mapping[str, Mapping[str, Any]] | None,
+) -> Choice:
+    """What to do with one queued chunk; `hosts` is read only when the chunk failed here before."""
+    if info.job != folder_job:
+        return Choice(Verdict.QUARANTINE, f"belongs to job {info.job!r}, found in the folder of {folder_job!r}")
+    refused = refusal(info, caps)
+    if refused is not None:
+        return Choice(Verdict.REFUSE, refused)
+    preference = prefer_others(info, me, hosts or {})
+    if preference is not None:
+        return Choice(Verdict.DEFER, preference)
+    return Choice(Verdict.TAKE)
+
+
+class ClaimingMixin(DaemonState):
+    def _accepting(self) -> bool:
+        return not self.stopping and self.cfg.when != "never" and self.policy.may_start
+
+    def _skip_job(self, qdir: QueueDir) -> bool:
+        return self.job_refusals.get(qdir.name) is not None or qdir.job in self.jobs.held
+
+    def _fill_slots(self) -> None:
+        if not self._accepting() or len(self.runs) >= self.cfg.slots:
+            return
+        if self.rescan:
+            self.scanner.refresh(self._skip_job)
+            self.rescan = False
+            while self.scanner.linked:
+                self._quarantine_linked(self.scanner.linked.pop())
+        now = time.monotonic()
+        for qdir, chunk in self.scanner.candidates(self._skip_job):
+            if len(self.runs) >= self.cfg.slots or self.stopping:
+                return
+            d = self.deferred.get(chunk)
+            if d is not None and d.until > now:
+                continue
+            self._try_chunk(qdir, chunk)
+
+    def _try_chunk(self, qdir: QueueDir, chunk: str) -> None:
+        path = self.spool.queue_path(qdir, chunk)
+        try:
+            info = self.spool.read_info(path)
+        except FileNotFoundError:
+            self.scanner.forget(qdir, chunk)
+            return
+        except BadInfoFile as err:
+            self._quarantine(qdir, chunk, path, err.message)
+            return
+        except OSError as err:
+            log.warning("cannot read %s: %s", path, err)
+            return
+        hosts = self.spool.hosts() if self.cfg.name in info.failed_hosts else None
+        choice = choose(info, qdir.job, self.caps, self.cfg.name, hosts)
+        if choice.verdict is Verdict.QUARANTINE:
+            self._quarantine(qdir, chunk, path, choice.reason or "")
+            return
+        if self.jobs.holds_at_claim(info.job):
+            return
+        if qdir.name not in self.job_refusals:
+            # One kind and one set of requirements per job: decide once for the whole folder.
+            self.job_refusals[qdir.name] = choice.reason if choice.verdict is Verdict.REFUSE else None
+            if choice.verdict is Verdict.REFUSE:
+                log.info("leaving job %s to other hosts: %s", qdir.job, choice.reason)
+        if choice.verdict is Verdict.REFUSE:
+            return
+        if choice.verdict is Verdict.DEFER:
+            self.deferred[chunk] = Deferred(time.monotonic() + self.cfg.poll, choice.reason or "")
+            return
+        taken = claim.take(self.spool, path, chunk, self.cfg.name)
+        self.scanner.forget(qdir, chunk)
+        if taken is not None:
+            self.deferred.pop(chunk, None)
+            self._start(taken)
+
+    def _quarantine_linked(self, qdir: QueueDir) -> None:
+        self._quarantine(None, "", self.spool.root / "queue" / qdir.name, "the job's queue folder is a symbolic link")
+
+    def _quarantine(self, qdir: QueueDir | None, chunk: str, path: Path, reason: str) -> None:
+        if qdir is not None:
+            self.scanner.forget(qdir, chunk)
+        try:
+            dest = self.spool.quarantine(path, reason)
+        except OSError as err:
+            log.warning("cannot quarantine %s: %s", path, err)
+            return
+        if dest is not None:
+            log.warning("quarantined %s -> bad/%s: %s", path.name, dest.name, reason)

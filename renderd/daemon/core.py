@@ -1,0 +1,224 @@
+"""The daemon loop: watch the queue, claim chunks, run them at low priority, keep leases, recover.
+
+Everything that touches the spool or a run happens on the main thread, except done records, which
+the recorder's thread writes (renderd/recorder.py); other threads (watchdog, the spawner's reader)
+only post events to `self.events`.  This module holds start-up, the loop and its dispatch, and
+shutdown; each step the loop takes lives in its own module (claiming, running, finishing,
+leases, host_record).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import signal
+import socket
+import time
+from dataclasses import replace
+from typing import Any
+
+from renderd import blender, chunkslice, claim, protocol
+from renderd.daemon.claiming import ClaimingMixin
+from renderd.daemon.host_record import HostRecordMixin
+from renderd.daemon.leases import LeasesMixin
+from renderd.daemon.running import RunningMixin
+from renderd.eventlog import EventLog
+from renderd.fsinfo import fs_type, is_network_fs
+from renderd.jobcontrol import JobGuard
+from renderd.kinds import Capabilities
+from renderd.policy import HostPolicy
+from renderd.progress import ProgressWatcher
+from renderd.recorder import Recorder
+from renderd.runner import Runner
+from renderd.scanner import QueueScanner, QueueWatch
+from renderd.server import PeerPolicy, Server
+from renderd.spool import ClaimName, Spool
+
+log = logging.getLogger("renderd")
+
+
+class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
+    # ------------------------------------------------------------------ set-up
+
+    def run(self) -> int:
+        self.spool = Spool.open(self.cfg.spool, create=True)
+        if self.spool.created_layout and not is_network_fs(self.spool.root):
+            log.warning(
+                "WARNING: created a NEW spool at %s on a local %s file system: other hosts cannot see it. "
+                "Is the shared folder mounted?",
+                self.spool.root,
+                fs_type(self.spool.root) or "(unknown)",
+            )
+        self._check_name()
+        self._start_talking()
+        self.caps = Capabilities(
+            self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender, blender.host_version(self.cfg.blender)
+        )
+        if self.caps.blender_version is None:
+            log.warning("no working Blender (%r): this host leaves Blender chunks to others", self.cfg.blender)
+        self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
+        self.spawner = self._new_spawner()
+        self.runner = Runner(self.spawner, self.cfg.grace)
+        self.jobs = JobGuard(self.spool, self.cfg.name, self.cfg.admin_group, self.runner, self.emit)
+        self.recorder = Recorder(lambda tag, ok, err: self.events.put(("recorded", (tag, ok, err))))
+        self.policy = HostPolicy.build(
+            replace(self.cfg.policy, when=self.cfg.when),
+            self.cfg.idle_signals,
+            self.cfg.activity_path,
+            self.spool,
+            self.cfg.name,
+            self.emit,
+        )
+        self.scanner = QueueScanner(self.spool)
+        self.watcher = claim.LeaseWatcher(self.spool, self.cfg.name, self.cfg.lease, self._is_mine)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        watch = QueueWatch(self.spool, lambda folder: self.events.put(("wake", folder))) if self.cfg.watch else None
+        if watch is not None:
+            watch.start()
+        self.started_wall = time.time()
+        log.info(
+            "renderd %s on %s: spool %s, %d slot(s), lease %gs, poll %gs, commands %s",
+            self.cfg.name,
+            socket.gethostname(),
+            self.spool.root,
+            self.cfg.slots,
+            self.cfg.lease,
+            self.cfg.poll,
+            "allowed" if self.cfg.allow_commands else "refused",
+        )
+        self.emit("daemon-started", pid=os.getpid(), slots=self.cfg.slots)
+        self.notify.ready(self._status())
+        try:
+            self._loop()
+        finally:
+            if watch is not None:
+                watch.stop()
+            self._shutdown()
+            self._stop_talking()
+        return 0
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        self.events.put(("signal", signum))
+
+    def _is_mine(self, name: ClaimName) -> bool:
+        """Claims of a run in progress here.  A claim of ours that no run holds (an error between
+        claiming and starting) is judged by its heartbeat like anyone's, so it is recovered."""
+        if name.host != self.cfg.name or name.pid != os.getpid():
+            return False
+        return name in self.recording or any(run.claim.name == name for run in self.runs.values())
+
+    # ------------------------------------------------------------------ main loop
+
+    def _loop(self) -> None:
+        now = time.monotonic()
+        next_beat = now + self.cfg.heartbeat
+        next_host = now
+        next_poll = now
+        next_notify = now + self.notify.interval
+        while not self.stopping:
+            try:
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._heartbeat()
+                    next_beat = now + self.cfg.heartbeat
+                if now >= next_poll:
+                    self._recover_stale()
+                    self._check_controls()
+                    self.look_again()
+                    next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
+                if now >= next_host:
+                    self._write_host()
+                    next_host = now + self.cfg.heartbeat
+                if now >= self.policy.next_tick() and self.policy.tick(self.runs, self.runner):
+                    self._write_host()  # a suspension, resumption or owner order shows in `render hosts` at once
+                self._check_timeouts()
+                self._fill_slots()
+                if now >= next_notify:
+                    self.notify.alive(self._status())
+                    next_notify = now + self.notify.interval
+                wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline(), self.policy.next_tick())
+                timeout = max(0.0, wake - time.monotonic())
+                try:
+                    self._handle(*self.events.get(timeout=timeout))
+                    while True:
+                        self._handle(*self.events.get_nowait())
+                except queue.Empty:
+                    pass
+            except Exception:  # a spool or system error must not end the daemon: log it, pause, carry on
+                log.exception("unexpected error in the daemon loop; carrying on")
+                time.sleep(1)
+
+    def _handle(self, kind: str, payload: Any) -> None:
+        if kind == "wake":
+            self.scanner.mark_dirty(payload)
+            self.rescan = True
+        elif kind == "msg":
+            self._on_spawner(payload)
+        elif kind == "progress":
+            self._on_progress(*payload)
+        elif kind == "recorded":
+            self._recorded(*payload)
+        elif kind == "control":  # `render` on this machine changed a job: look now, not at the next poll
+            self._check_controls()
+            self.policy.recheck()  # or `render host pause|drain|resume` changed this host
+            self.look_again()
+
+    def _check_controls(self) -> None:
+        """Every poll (and when `render` wakes us): stop cancelled jobs, suspend/resume paused ones."""
+        if self.jobs.check(self.runs, {q.job for q in self.scanner.dirs}):
+            self.look_again()  # resumed jobs: look at their folders again
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _shutdown(self) -> None:
+        """Stop running chunks, give them back, sign off.  Nothing new starts."""
+        self.stopping = True
+        self.notify.stopping(f"stopping: {len(self.runs)} chunk(s) to give back")
+        if self.runs:
+            log.info("stopping %d running chunk(s) and giving them back", len(self.runs))
+        for run in self.runs.values():
+            self.runner.stop(run, "shutdown")
+        deadline = time.monotonic() + self.cfg.grace + 5
+        while self.runs and time.monotonic() < deadline:
+            self._heartbeat()
+            try:
+                self._handle(*self.events.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        self.spawner.close()
+        self.policy.close()
+        for run in list(self.runs.values()):  # the spawner is gone, and with it every launcher
+            claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
+        self.runs.clear()
+        self.recorder.close()  # every done record is written before we sign off
+        while not self.events.empty():
+            kind, payload = self.events.get_nowait()
+            if kind == "recorded":
+                self._recorded(*payload)
+        self._write_host("offline")
+        self.emit("daemon-stopped", pid=os.getpid())
+        log.info("renderd %s stopped", self.cfg.name)
+
+    # ------------------------------------------------------------------ socket, event log, progress
+
+    def _start_talking(self) -> None:
+        """Listeners for `emit` (the spool's event log, the local socket) and the progress reader."""
+        self.listeners.append(EventLog(self.spool.event_log_path(self.cfg.name)))
+        path = self.cfg.socket or protocol.default_socket_path(self.spool.root, self.cfg.name)
+        policy = PeerPolicy(os.getuid(), self.cfg.admin_group)
+        self.server = Server(path, self.cfg.name, policy, lambda: self.events.put(("control", None)))
+        self.server.start()
+        self.listeners.append(self.server.publish)
+        self.progress = ProgressWatcher(self.events.put)
+        self.progress.start()
+
+    def _stop_talking(self) -> None:
+        self.progress.close()
+        self.server.close()
+        for listener in self.listeners:
+            if isinstance(listener, EventLog):
+                listener.close()

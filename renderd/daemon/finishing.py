@@ -1,0 +1,186 @@
+"""How a finished run ends: a pure `classify()` of the run and its exit, then the spool moves.
+
+`classify` decides (done / failed attempt / given back / lost / cancelled) from what the daemon
+asked of the run (its stop reason) and how the program exited; it reads nothing, so its rules
+have spec-like unit tests.  `FinishingMixin` then records the decision: the done record (on the
+recorder's thread), a failed attempt, a chunk given back, the log footer.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from renderd import claim
+from renderd.daemon.state import DaemonState, log
+from renderd.kinds import kind_of
+from renderd.runner import Run
+from renderd.spool import ChunkInfo, ClaimName
+from renderd.states import ChunkState
+
+
+class Ending(StrEnum):
+    DONE = "done"  # exit 0 and not stopped: the chunk's kind still judges its output
+    FAILED = "failed"  # a failed attempt: attempts + 1, back to the queue or to failed/
+    GIVEN_BACK = "given-back"  # stopped by us (shutdown, preempt): not an attempt
+    LOST = "lost"  # another host took the claim over: nothing of ours to record
+    CANCELLED = "cancelled"  # `render cancel`
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How the launcher said the program ended (its `exited` message)."""
+
+    code: int | None = None
+    signal: int | None = None
+    error: str | None = None  # the program could not start, or the launcher failed
+
+    @classmethod
+    def from_message(cls, msg: Mapping[str, Any]) -> Exit:
+        code, sig, error = msg.get("code"), msg.get("signal"), msg.get("error")
+        return cls(
+            code if isinstance(code, int) else None,
+            sig if isinstance(sig, int) else None,
+            str(error) if error else None,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ending: Ending
+    reason: str | None = None  # FAILED: why; GIVEN_BACK: the history event ("returned"/"preempted")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def classify(stop_reason: str | None, seconds: float, exit: Exit) -> Outcome:
+    """How a run ends, from why we stopped it (if we did) and how its program exited."""
+    if stop_reason == "cancel":
+        return Outcome(Ending.CANCELLED)
+    if stop_reason == "lost":
+        return Outcome(Ending.LOST)
+    if stop_reason in ("shutdown", "preempt"):
+        return Outcome(Ending.GIVEN_BACK, "returned" if stop_reason == "shutdown" else "preempted")
+    if stop_reason == "timeout":
+        return Outcome(Ending.FAILED, f"timed out after {seconds:g} s")
+    if exit.error:
+        return Outcome(Ending.FAILED, f"could not start: {exit.error}")
+    if exit.signal is not None:
+        return Outcome(Ending.FAILED, f"killed by signal {_signal_name(exit.signal)}")
+    if exit.code != 0:
+        return Outcome(Ending.FAILED, f"exit code {exit.code}")
+    return Outcome(Ending.DONE)
+
+
+class FinishingMixin(DaemonState):
+    def _finish(self, run: Run, msg: Mapping[str, Any]) -> None:
+        info, name = run.info, self.cfg.name
+        seconds = round(run.elapsed, 3)
+        outputs = self._end_progress(run)
+        outcome = classify(run.stop_reason, seconds, Exit.from_message(msg))
+        if outcome.ending is Ending.CANCELLED:
+            self._finish_cancelled(run)
+            return
+        if outcome.ending is Ending.LOST:
+            self._footer(run, "stopped: the claim was taken over by another host")
+            self.emit("chunk-lost", chunk=info.chunk, job=info.job)
+            return
+        if outcome.ending is Ending.GIVEN_BACK:
+            self._footer(run, f"stopped ({run.stop_reason}); chunk given back to the queue")
+            claim.give_back(self.spool, run.claim, info, outcome.reason or "returned", name)
+            self.emit("chunk-requeued", chunk=info.chunk, job=info.job, reason=run.stop_reason, state="queued")
+            return
+        reason = outcome.reason
+        if outcome.ending is Ending.DONE:
+            kind = kind_of(info)
+            reason = kind.check_result(info, self.spool, run.log) if kind is not None else None
+        if reason is None:
+            self._record_done(run, seconds, outputs)
+            return
+        self._footer(run, f"FAILED: {reason}")
+        state = claim.finish_failed(self.spool, run.claim, info, reason, name)
+        self.rescan = True
+        log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
+        self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
+                  log=str(run.log.relative_to(self.spool.root)))
+
+    def _record_done(self, run: Run, seconds: float, outputs: dict[str, Any]) -> None:
+        info = run.info
+        self._footer(run, f"done in {seconds:g} s")
+        record = {
+            "chunk": info.chunk,
+            "job": info.job,
+            "host": self.cfg.name,
+            "run": info.run_number,
+            "start": info.start,
+            "end": info.end,
+            "step": info.step,
+            "frames": len(info.frames),
+            "started": round(run.started_wall, 3),
+            "finished": round(time.time(), 3),
+            "seconds": seconds,
+            "log": str(run.log.relative_to(self.spool.root)),
+            # the info file is deleted: keep why this chunk took more than one run
+            "attempts": info.attempts,
+            "requeues": info.requeues,
+            "history": info.history,
+            **outputs,  # saved files and per-frame times read from the output
+        }
+        # The record's fsync runs on the recorder's thread: the slot takes its next chunk meanwhile.
+        self.recording.add(run.claim.name)
+        self.recorder.record(
+            lambda: claim.finish_done(self.spool, run.claim, info, record), (info, seconds, run.claim.name)
+        )
+
+    def _recorded(self, tag: tuple[ChunkInfo, float, ClaimName], ok: bool, error: Exception | None) -> None:
+        """The recorder wrote a done record and dropped the claim (or could not)."""
+        info, seconds, held = tag
+        self.recording.discard(held)
+        if error is not None:
+            log.error("cannot record the end of %s: %s (its lease will expire)", info.chunk, error)
+        elif ok:
+            log.info("done %s in %.2fs", info.chunk, seconds)
+            self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames))
+        else:
+            log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
+
+    def _footer(self, run: Run, text: str) -> None:
+        try:
+            with open(run.log, "ab") as fh:
+                fh.write(f"\nrenderd: {text}\n".encode())
+        except OSError as err:
+            log.warning("cannot write to %s: %s", run.log, err)
+
+    def _finish_cancelled(self, run: Run) -> None:
+        """A run stopped by `render cancel`: recorded as cancelled, not as a failed attempt."""
+        self._footer(run, "cancelled (render cancel)")
+        if not claim.still_ours(run.claim):
+            return
+        self.spool.record_cancelled(run.claim.path, run.info, ChunkState.CLAIMED, self.cfg.name)
+        run.claim.heartbeat.unlink(missing_ok=True)
+        self.emit("chunk-cancelled", chunk=run.info.chunk, job=run.info.job, seconds=round(run.elapsed, 3))
+
+    def _on_progress(self, token: str, summary: dict[str, Any]) -> None:
+        run = self.runs.get(token)
+        if run is None:
+            return
+        self.progress_now[token] = summary
+        self.emit("chunk-progress", chunk=run.info.chunk, job=run.info.job, **summary)
+
+    def _end_progress(self, run: Run) -> dict[str, Any]:
+        """What the output told about the finished run: saved files and per-frame times."""
+        self.progress_now.pop(run.token, None)
+        self.jobs.forget(run.token)
+        parsed = self.progress.forget(run.token)
+        if parsed is None or not (parsed.saved or parsed.frame_times):
+            return {}
+        return {"saved": parsed.saved[-1000:], "frame_times": parsed.frame_times[-1000:]}
