@@ -1,4 +1,9 @@
-"""`render`: the front-end.  One click group; each sub-command lives in commands/."""
+"""`render`: the front-end.  One click group; each sub-command lives in commands/ and is loaded on use.
+
+The table below is the whole list of sub-commands: name -> where it lives and its short help
+(what `render --help` and shell completion show without importing it; a test checks the text
+is the command's own).  Commands import render_frontend.context, never this module.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +11,62 @@ from pathlib import Path
 
 import click
 
+from render_frontend.context import Context
+from render_frontend.lazygroup import Lazy, LazyGroup
 from renderd import __version__
-from renderd.config import ConfiguredGroup
 from renderd.errors import RenderdError
-from renderd.spool import MARKER, Spool
+
+_C = "render_frontend.commands."
+
+COMMANDS: dict[str, Lazy] = {
+    "add": Lazy(
+        _C + "add:command",
+        "Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend [-- BLENDER ARGS]`.",
+    ),
+    "addon": Lazy(_C + "addon:command", 'The Blender add-on ("Send to renderd" in Render Properties).'),
+    "cancel": Lazy(
+        _C + "control:cancel", "Cancel JOB: stop its running chunks on every host and remove its queued ones."
+    ),
+    "clean": Lazy(
+        _C + "clean:command",
+        "Remove finished jobs' records, old logs, rotated events, quarantined files and stale locks.",
+    ),
+    "host": Lazy(_C + "host:command", "Pause, drain or resume HOST (default: this machine's daemon)."),
+    "hosts": Lazy(
+        _C + "hosts:command", "Show every host: state, cpu, load, memory/swap, current chunks, last heartbeat."
+    ),
+    "install-service": Lazy(
+        _C + "install_service:command",
+        "Install renderd's systemd unit on this machine and enable it, printing each step.",
+    ),
+    "log": Lazy(_C + "log:command", "Print the log of a chunk (CHUNK: its id or index), or of every chunk of JOB."),
+    "pause": Lazy(
+        _C + "control:pause", "Pause JOB: no new chunks start; running ones finish (or, with --now, are suspended)."
+    ),
+    "priority": Lazy(_C + "priority:command", "Set JOB's priority to PRIORITY (0-999, higher runs first)."),
+    "remove": Lazy(
+        _C + "control:remove",
+        "Remove JOB and everything of it from the spool (manifest, records, logs, failed chunks).",
+    ),
+    "resume": Lazy(_C + "control:resume", "Resume a paused JOB (suspended chunks continue)."),
+    "retry": Lazy(
+        _C + "control:retry",
+        "Re-queue JOB's failed chunks (attempts reset); --missing re-queues every missing frame's chunk.",
+    ),
+    "status": Lazy(
+        _C + "status:command", "Show jobs: frames and chunks by state, hosts, elapsed time, ETA and frame times."
+    ),
+    "tail": Lazy(
+        _C + "tail:command", "Follow live events: chunks claimed, progress, done, failed (with the last log lines)."
+    ),
+    "top": Lazy(_C + "top:command", "A live overview of the farm: jobs with progress bars, and hosts."),
+    "wait": Lazy(_C + "wait:command", "Wait for JOB to finish; the exit code says how it went."),
+}
 
 
-class Context:
-    """Shared options: where the spool is."""
-
-    def __init__(self, spool: Path | None) -> None:
-        self._spool_path = spool
-
-    def spool_path(self) -> Path | None:
-        """The spool folder as given (--spool, $RENDERD_SPOOL or the config file), not opened."""
-        return self._spool_path
-
-    def spool(self, create: bool = False) -> Spool:
-        if self._spool_path is None:
-            raise click.UsageError("no spool: pass --spool DIR or set RENDERD_SPOOL")
-        try:
-            return Spool.open(self._spool_path, create=create)
-        except RenderdError as err:
-            raise click.ClickException(str(err)) from None
-
-    def spool_for_reading(self) -> Spool:
-        """The spool, or the folder that would become one (for --dry-run, which creates nothing)."""
-        if self._spool_path is not None and self._spool_path.is_dir() and not (self._spool_path / MARKER).exists():
-            return Spool(self._spool_path.expanduser().absolute())
-        return self.spool()
-
-
-pass_ctx = click.make_pass_decorator(Context)
-
-
-@click.group("render", cls=ConfiguredGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    "render", cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--spool",
     envvar="RENDERD_SPOOL",
@@ -52,32 +78,6 @@ pass_ctx = click.make_pass_decorator(Context)
 def cli(ctx: click.Context, spool: Path | None) -> None:
     """Submit, watch and manage render jobs in a renderd spool."""
     ctx.obj = Context(spool)
-
-
-def _register() -> None:
-    from render_frontend.commands import (
-        add,
-        addon,
-        clean,
-        control,
-        host,
-        hosts,
-        install_service,
-        log,
-        priority,
-        status,
-        tail,
-        top,
-        wait,
-    )
-
-    for module in (add, status, wait, hosts, host, tail, log, priority, top, clean, install_service, addon):
-        cli.add_command(module.command)
-    for command in control.commands:
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

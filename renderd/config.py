@@ -93,13 +93,14 @@ def default_map(
     out: dict[str, Any] = {}
     for key, value in table.items():
         norm = key.replace("-", "_")
-        sub = command.commands.get(key) if isinstance(command, click.Group) else None
+        # get_command, not .commands: `render` loads its sub-commands lazily (a [render.add] table loads add).
+        sub = command.get_command(ctx, key) if isinstance(command, click.Group) else None
         if sub is not None and isinstance(value, dict):
             out[sub.name or key] = default_map(ctx, sub, value, path, f"{where}.{key}")
             continue
         param = keys.get(norm)
         if param is None or param.name is None:
-            raise ConfigError(path, f"unknown key {key!r} in [{where}]{_hint(command, norm, keys)}")
+            raise ConfigError(path, f"unknown key {key!r} in [{where}]{_hint(ctx, command, norm, keys)}")
         value = _resolve_paths(param, value, path)
         try:
             param.type_cast_value(ctx, value)
@@ -121,12 +122,14 @@ def _resolve_paths(param: click.Option, value: Any, path: Path) -> Any:
     return value
 
 
-def _hint(command: click.Command, key: str, keys: Mapping[str, click.Option]) -> str:
+def _hint(ctx: click.Context, command: click.Command, key: str, keys: Mapping[str, click.Option]) -> str:
     if isinstance(command, click.Group):
-        owners = [name for name, sub in sorted(command.commands.items()) if key in settable(sub)]
+        names = command.list_commands(ctx)  # only on an error: loading every sub-command is fine here
+        subs = [(name, command.get_command(ctx, name)) for name in names]
+        owners = [name for name, sub in subs if sub is not None and key in settable(sub)]
         if owners:
             return f" (an option of `{command.name} {owners[0]}`: put it in a [{command.name}.{owners[0]}] table)"
-        return _suggest(key, [*keys, *command.commands])
+        return _suggest(key, [*keys, *names])
     return _suggest(key, keys)
 
 

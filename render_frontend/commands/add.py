@@ -9,9 +9,7 @@ from typing import Any
 import click
 
 from render_frontend import chunking
-from render_frontend.blend_add import add_blend
-from render_frontend.blendjob import Request
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 from render_frontend.submit import ChunkSpec, JobSpec, chunk_json, new_job_id, spool_relative, submit
 from renderd.errors import RenderdError
 from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
@@ -109,6 +107,10 @@ def command(
     """
     after = click.get_current_context().meta["after_dashdash"]
     if blend is not None:
+        # Only a .blend job needs BAT and zstandard (render_frontend.blend_inspect): imported here.
+        from render_frontend.blend_add import add_blend
+        from render_frontend.blendjob import Request
+
         if overwrite and skip_existing:
             raise click.UsageError("give --overwrite or --skip-existing, not both")
         if cwd is not None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import Connection, DaemonUnreachable
+from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
 from renderd import protocol
 from renderd.access import may_change_job

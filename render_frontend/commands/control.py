@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import wake_local_daemons
+from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
 from renderd.access import may_change_job
 from renderd.errors import RenderdError

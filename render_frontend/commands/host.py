@@ -14,8 +14,8 @@ import socket
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import wake_local_daemons
+from render_frontend.context import Context, pass_ctx
 from renderd import protocol
 from renderd.errors import RenderdError
 from renderd.host import default_name

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 from renderd.policy import MAY_START, read_control
 from renderd.spool import Spool, host_is_live
 

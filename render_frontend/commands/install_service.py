@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from render_frontend import manpage
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 SERVICE_USER = "renderd"

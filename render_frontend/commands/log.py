@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 from renderd.spool import Spool, open_regular
 
 MAX_SHOWN = 64 * 1024 * 1024

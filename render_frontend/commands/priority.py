@@ -8,9 +8,9 @@ from __future__ import annotations
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import wake_local_daemons
 from render_frontend.commands.control import changeable_job, spool_errors
+from render_frontend.context import Context, pass_ctx
 from renderd.spool import MAX_PRIORITY
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot, who_can_run
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
 from render_frontend.client import Follower
+from render_frontend.context import Context, pass_ctx
 from renderd import protocol
 from renderd.spool import Spool, open_regular, relative_path_ok
 

@@ -22,7 +22,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import Farm, JobView, snapshot
 from renderd.spool import Spool
 

@@ -10,7 +10,7 @@ import time
 import click
 
 from render_frontend import completion
-from render_frontend.cli import Context, pass_ctx
+from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import snapshot, who_can_run
 
 POLL = 0.5
