@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dispatch.py            # the full run (3 rounds, about 3 minutes on 2 cores)
     .venv/bin/python bench/dispatch.py --quick    # a short run (1 round of 200 jobs, about 40 s)
+    .venv/bin/python bench/dispatch.py --latency-only --samples 40   # claim latency only
 
 Throughput: N one-frame chunks running `true` are queued (in-process) before the daemons
 start; the clock runs from launching the daemons until the last chunk's done record.
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=4, help="--slots of each daemon in the throughput runs")
     parser.add_argument("--samples", type=int, help="latency samples per mode (default 60; quick 15)")
     parser.add_argument("--poll", type=float, default=1.0, help="--poll of the polling-only latency run")
+    parser.add_argument("--latency-only", action="store_true", help="only the claim-latency figures (no nq/tsp needed)")
     opts = parser.parse_args()
     jobs = opts.jobs or (200 if opts.quick else 500)
     rounds = opts.rounds or (1 if opts.quick else 3)
@@ -129,15 +131,17 @@ def main() -> None:
         "nq, jobs at SCHED_IDLE": lambda: nq_rate(jobs, IDLE_TRUE),
         "task-spooler, jobs at SCHED_IDLE": lambda: tsp_rate(jobs, IDLE_TRUE),
     }
+    if opts.latency_only:
+        contenders = {}
     rates: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
+    for _ in range(rounds if contenders else 0):
         for name in random.sample(list(contenders), len(contenders)):
             rates[name].append(contenders[name]())
     median = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():
         spread = f"{min(values):.0f}-{max(values):.0f}/s over {rounds} rounds" if rounds > 1 else ""
         figure(f"{name}: jobs/s", f"{median[name]:.0f}/s", spread)
-    for mine in ("renderd, 1 daemon", "renderd, 4 daemons"):
+    for mine in ("renderd, 1 daemon", "renderd, 4 daemons") if contenders else ():
         for other in list(contenders)[2:]:
             figure(f"ratio {mine} / {other}", f"{median[mine] / median[other]:.2f}")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grp
 import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from renderd import __version__
 from renderd.check import run_check
 from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
+from renderd.duration import POSITIVE
 from renderd.errors import RenderdError
 from renderd.host import default_name
 from renderd.idle import parse_signals
@@ -29,12 +29,6 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
             grp.getgrnam(value)
         except KeyError:
             raise click.BadParameter(f"no group {value!r} on this machine") from None
-    return value
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not 0 < value < math.inf:  # nan or inf would stop polls, leases or time limits
-        raise click.BadParameter("must be a number greater than 0")
     return value
 
 
@@ -53,36 +47,32 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--slots", default=1, show_default=True, type=click.IntRange(1, 256), help="Chunks run at once.")
 @click.option(
     "--poll",
-    default=5.0,
+    default="5s",
     show_default=True,
-    type=float,
-    callback=_positive,
-    help="Seconds between polls of the spool (inotify misses other hosts' changes).",
+    type=POSITIVE,
+    help="Time between polls of the spool (inotify misses other hosts' changes).",
 )
 @click.option(
     "--lease",
-    default=60.0,
+    default="60s",
     show_default=True,
-    type=float,
-    callback=_positive,
-    help="Seconds without a heartbeat after which a claim counts as abandoned.",
+    type=POSITIVE,
+    help="Time without a heartbeat after which a claim counts as abandoned.",
 )
 @click.option("--allow-commands", is_flag=True, help="Also run arbitrary command chunks (not only Blender).")
 @click.option("--allow-scripts", is_flag=True, help="Let jobs that ask for it run Blender with Python scripts enabled.")
 @click.option(
     "--chunk-timeout",
-    type=float,
+    type=POSITIVE,
     default=None,
-    callback=_positive,
-    help="Kill a chunk after this many seconds (a job's own --timeout wins).",
+    help="Kill a chunk after this long, e.g. 2h (a job's own --timeout wins).",
 )
 @click.option(
     "--grace",
-    type=float,
-    default=10.0,
+    type=POSITIVE,
+    default="10s",
     show_default=True,
-    callback=_positive,
-    help="Seconds between SIGTERM and SIGKILL when a chunk is stopped.",
+    help="Time between SIGTERM and SIGKILL when a chunk is stopped.",
 )
 @click.option(
     "--when",

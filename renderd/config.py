@@ -101,6 +101,7 @@ def default_map(
         param = keys.get(norm)
         if param is None or param.name is None:
             raise ConfigError(path, f"unknown key {key!r} in [{where}]{_hint(ctx, command, norm, keys)}")
+        _check_toml_type(param, value, path, f"[{where}] {key}")
         value = _resolve_paths(param, value, path)
         try:
             param.type_cast_value(ctx, value)
@@ -108,6 +109,22 @@ def default_map(
             raise ConfigError(path, f"[{where}] {key}: {err.message}") from None
         out[param.name] = value
     return out
+
+
+def _check_toml_type(param: click.Option, value: Any, path: Path, where: str) -> None:
+    """What click would quietly coerce from a TOML value: `slots = 2.7` became 2, `slots = true` 1,
+    and `spool = 5` a traceback further on.  Refused here with the file and the key."""
+    values = value if isinstance(value, list) and param.multiple else [value]
+    for v in values:
+        if param.is_flag or isinstance(param.type, click.types.BoolParamType):
+            continue
+        if isinstance(v, bool):
+            raise ConfigError(path, f"{where}: {_toml_value(v)} is not a value for this option")
+        if isinstance(param.type, (click.types.IntParamType, click.IntRange)) and isinstance(v, float):
+            raise ConfigError(path, f"{where}: {_toml_value(v)} is not a whole number")
+        textual = (click.Path, click.Choice, click.types.StringParamType)
+        if isinstance(param.type, textual) and isinstance(v, (int, float)):
+            raise ConfigError(path, f"{where}: {_toml_value(v)} is not a string (write it in quotes)")
 
 
 def _resolve_paths(param: click.Option, value: Any, path: Path) -> Any:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from renderd.duration import NON_NEGATIVE, POSITIVE
 from renderd.idle import SIGNALS, parse_signals
 from renderd.policy import PolicyConfig, Schedule
 
@@ -48,27 +49,27 @@ def _signals(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(str(err)) from None
 
 
-SECONDS = click.FloatRange(min=0)
+SECONDS = NON_NEGATIVE
 
 OPTIONS = (
     click.option(
         "--idle-after",
         type=SECONDS,
-        default=300.0,
+        default="5m",
         show_default=True,
-        help="With --when idle: start chunks after the owner was idle this many seconds (0: at once).",
+        help="With --when idle: start chunks after the owner was idle this long (0: at once).",
     ),
     click.option(
         "--resume-after",
         type=SECONDS,
-        default=120.0,
+        default="2m",
         show_default=True,
-        help="Resume a suspended chunk after the owner was idle this many seconds.",
+        help="Resume a suspended chunk after the owner was idle this long.",
     ),
     click.option(
         "--max-suspend",
-        type=click.FloatRange(min=0, min_open=True),
-        default=1800.0,
+        type=POSITIVE,
+        default="30m",
         show_default=True,
         help="Give a chunk suspended longer than this many seconds back to the queue (preempted).",
     ),
