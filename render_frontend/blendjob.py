@@ -19,6 +19,7 @@ from render_frontend.blend_inspect import BlendInfo, Scene
 from render_frontend.submit import ChunkSpec, JobSpec, slug
 from renderd import blender
 from renderd.errors import BadInfoFile, UsageError
+from renderd.format import blender_fields
 from renderd.spool import Spool
 
 
@@ -190,8 +191,8 @@ def split_extra(words: Sequence[str]) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(before):
         name = before[i].split("=", 1)[0]
-        if name in blender.AFTER_OPTIONS:
-            takes = 0 if "=" in before[i] else blender.AFTER_OPTIONS[name]
+        if name in blender_fields.AFTER_OPTIONS:
+            takes = 0 if "=" in before[i] else blender_fields.AFTER_OPTIONS[name]
             moved += before[i : i + 1 + takes]
             i += 1 + takes
         else:
@@ -234,7 +235,7 @@ def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
         warnings.append(f"{info.path} is outside the spool: only hosts that see it at {file} can render it")
     extra, after = split_extra(request.extra)
     try:
-        blender.check_extra(extra, request.trust_scripts)
+        blender_fields.check_extra(extra, request.trust_scripts)
     except BadInfoFile as err:
         raise UsageError(err.message + (" (render add --trust-scripts)" if "trusted" in err.message else "")) from None
     fields = {
@@ -265,7 +266,7 @@ def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
     result = Plan(job_base(info, digest, plans, request, fields), file, digest, plans, fields, warnings)
     for p in plans:  # what daemons would quarantine must not be queued
         try:
-            blender.validate_fields(result.chunk_fields(p))
+            blender_fields.validate_fields(result.chunk_fields(p))
         except BadInfoFile as err:
             raise UsageError(f"scene {p.scene.name!r} cannot be queued: {err.message}") from None
     return result

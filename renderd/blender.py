@@ -1,19 +1,9 @@
 """The `blender` chunk kind: validated fields in, `blender -b FILE -Y -S SCENE ... -a` out.
 
 A Blender chunk stores fields, never a command line; this daemon builds the command itself
-with its own Blender and its own mount of the spool.  The fields come from a spool file,
-so they are hostile until `validate_fields` accepted them:
-
-    file           the .blend, relative to the spool (or absolute: a shared root, --local-ok)
-    scene          the scene to render (`-S`)
-    extra          Blender options placed before `-a` (an allow-list, see EXTRA_OPTIONS)
-    after          words after Blender's own `--` (read by Cycles and add-ons, never run)
-    trust_scripts  the job asked for Python (`-y`, `--python ...`); runs only where the
-                   daemon was started with --allow-scripts
-    version        [major, minor] of the Blender that saved the file: older Blenders leave it
-    output         the frame files' pattern as seen from the spool: the last run of `#` in
-                   the file name is the frame number (`render/main_####.png`)
-    movie          one video file for the whole chunk instead of a file per frame
+with its own Blender and its own mount of the spool.  The fields (file, scene, extra, after,
+trust_scripts, version, output, movie) are validated in the format layer,
+`renderd.format.blender_fields`, so that reading an info file never imports this module.
 
 Success is judged here, not by Blender's exit code: Blender exits 0 when `-S` names no such
 scene (it renders the active scene instead) and when it skipped frames that exist
@@ -35,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from renderd.errors import BadInfoFile
+from renderd.format.blender_fields import HASHES_RE, PYTHON_RUNNERS, validate_fields
 
 if TYPE_CHECKING:
     from renderd.kinds import Capabilities
@@ -42,140 +33,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PATH = 4096
-MAX_SCENE = 256
-MAX_ARGS = 64
 VERSION_RE = re.compile(r"^Blender (\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
-HASHES_RE = re.compile(r"#+")
-NUMBER_RE = re.compile(r"^-?\d+$")
 LOG5_PREFIX = r"(?:\d+:)?\d+:\d+(?:\.\d+)?\s+[\w.]+\s+\|\s?"
 LOG_LIMIT = 8 * 1024 * 1024
 
-# Blender options a job may add before `-a`: name -> number of values it takes.
-EXTRA_OPTIONS: dict[str, int] = {
-    "-t": 1,
-    "--threads": 1,
-    "-E": 1,
-    "--engine": 1,
-    "--factory-startup": 0,
-    "--verbose": 1,
-    "-d": 0,
-    "--debug": 0,
-    "--debug-cycles": 0,
-    "--debug-memory": 0,
-    "--disable-crash-handler": 0,
-    "--disable-abort-handler": 0,
-    "--gpu-backend": 1,
-    "--log-level": 1,
-    "-noaudio": 0,
-}
-# Options that run code: only for jobs with trust_scripts, on daemons with --allow-scripts.
-SCRIPT_OPTIONS: dict[str, int] = {
-    "-y": 0,
-    "--enable-autoexec": 0,
-    "-P": 1,
-    "--python": 1,
-    "--python-text": 1,
-    "--python-expr": 1,
-    "--python-exit-code": 1,
-    "--python-console": 0,
-    "--python-use-system-env": 0,
-    "--addons": 1,
-    "--app-template": 1,
-}
-PYTHON_RUNNERS = frozenset({"-P", "--python", "--python-text", "--python-expr"})
-# Cycles reads these after Blender's own `--`; `render add` moves them there.
-AFTER_OPTIONS: dict[str, int] = {"--cycles-device": 1, "--cycles-print-stats": 0}
 
 # Image formats whose files end in a known trailer: a frame cut short is not done.
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 JPEG_END = b"\xff\xd9"
-
-
-# --------------------------------------------------------------------------- fields
-
-
-def check_extra(extra: Sequence[str], trust_scripts: bool) -> None:
-    """Refuse Blender options that are unknown, clash with ours, or run code without trust."""
-    i = 0
-    while i < len(extra):
-        word = extra[i]
-        name = word.split("=", 1)[0] if word.startswith("--") else word
-        if name in EXTRA_OPTIONS:
-            takes = EXTRA_OPTIONS[name]
-        elif name in SCRIPT_OPTIONS:
-            if not trust_scripts:
-                raise BadInfoFile(f"Blender option {name} runs code: the job must ask for trusted scripts")
-            takes = SCRIPT_OPTIONS[name]
-        elif not word.startswith("-"):
-            raise BadInfoFile(f"Blender argument {word!r} is not an option (Blender would load it as a file)")
-        else:
-            raise BadInfoFile(
-                f"Blender option {name} is not allowed before -a (renderd sets the file, scene, frames and output "
-                f"itself; allowed: {', '.join(sorted(EXTRA_OPTIONS))})"
-            )
-        if "=" in word and word.startswith("--"):
-            takes = 0
-        if i + takes >= len(extra):
-            raise BadInfoFile(f"Blender option {name} needs a value")
-        for value in extra[i + 1 : i + 1 + takes]:
-            if value.startswith("-") and NUMBER_RE.match(value) is None:
-                raise BadInfoFile(f"Blender option {name} needs a value, not the option {value!r}")
-        i += 1 + takes
-
-
-def _path_field(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_PATH or "\0" in value or "\n" in value:
-        raise BadInfoFile(f"blender field {key!r} must be a path")
-    if not value.startswith("/") and any(part == ".." for part in value.split("/")):
-        raise BadInfoFile(f"blender field {key!r} escapes the spool: {value!r}")
-    return value
-
-
-def _words(value: Any, key: str) -> list[str]:
-    if not isinstance(value, list) or len(value) > MAX_ARGS:
-        raise BadInfoFile(f"blender field {key!r} must be a list of at most {MAX_ARGS} strings")
-    for word in value:
-        if not isinstance(word, str) or "\0" in word or len(word) > MAX_PATH:
-            raise BadInfoFile(f"blender field {key!r} must be a list of strings")
-    return list(value)
-
-
-def validate_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The `blender` fields of an info file, checked; BadInfoFile says what is wrong."""
-    file = _path_field(data.get("file"), "file")
-    scene = data.get("scene")
-    if not isinstance(scene, str) or not scene or len(scene) > MAX_SCENE or any(c in scene for c in "\0\n\r"):
-        raise BadInfoFile("blender field 'scene' must be a scene name")
-    trust = data.get("trust_scripts", False)
-    if not isinstance(trust, bool):
-        raise BadInfoFile("blender field 'trust_scripts' must be true or false")
-    extra = _words(data.get("extra", []), "extra")
-    check_extra(extra, trust)
-    after = _words(data.get("after", []), "after")
-    version = data.get("version")
-    if version is not None and not (
-        isinstance(version, list)
-        and len(version) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1000 for v in version)
-    ):
-        raise BadInfoFile("blender field 'version' must be [major, minor]")
-    output = _path_field(data.get("output"), "output")
-    if HASHES_RE.search(output.rsplit("/", 1)[-1]) is None:
-        raise BadInfoFile("blender field 'output' needs a run of '#' for the frame number in its file name")
-    movie = data.get("movie", False)
-    if not isinstance(movie, bool):
-        raise BadInfoFile("blender field 'movie' must be true or false")
-    return {
-        "file": file,
-        "scene": scene,
-        "extra": extra,
-        "after": after,
-        "trust_scripts": trust,
-        "version": None if version is None else list(version),
-        "output": output,
-        "movie": movie,
-    }
 
 
 # --------------------------------------------------------------------------- paths

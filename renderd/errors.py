@@ -18,7 +18,12 @@ class SpoolError(RenderdError):
     """The spool folder is missing, not a spool, or of a newer format."""
 
 
-class BadInfoFile(RenderdError):
+class BadRecord(RenderdError):
+    """A spool record (manifest, done record, host record, control, event line, ...) that cannot be
+    trusted: its reader treats it as absent, with this reason on one line."""
+
+
+class BadInfoFile(BadRecord):
     """An info file that cannot be trusted: it is quarantined with this reason."""
 
 

@@ -26,309 +26,36 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
-import re
-import secrets
 import shutil
 import socket
 import stat
-import time
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from renderd import __version__
-from renderd.blender import validate_fields as blender_fields
 from renderd.errors import BadInfoFile, SpoolError
+from renderd.format import FORMAT as FORMAT
+from renderd.format.info import MAX_INFO_BYTES as MAX_INFO_BYTES
+from renderd.format.info import MAX_TIMEOUT as MAX_TIMEOUT
+from renderd.format.info import ChunkInfo as ChunkInfo
+from renderd.format.info import now as now
+from renderd.format.info import relative_path_ok as relative_path_ok
+from renderd.format.names import INFO_RE, ROTATED_RE
+from renderd.format.names import MAX_PRIORITY as MAX_PRIORITY
+from renderd.format.names import ClaimName as ClaimName
+from renderd.format.names import QueueDir as QueueDir
+from renderd.format.names import chunk_id as chunk_id
+from renderd.format.names import job_of_chunk as job_of_chunk
+from renderd.format.names import nonce as nonce
+from renderd.format.names import valid_name as valid_name
 from renderd.states import ChunkState, check_transition
 
-FORMAT = 1
 MARKER = "renderd-spool.toml"
 LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "tmp", "locks")
-MAX_INFO_BYTES = 256 * 1024
-MAX_HISTORY = 40
-MAX_PRIORITY = 999
-MAX_TIMEOUT = 1e9
-MAX_CREATED = 9_999_999_999.0  # seconds: a queue folder holds the submission time in 13 digits of milliseconds
-DEFAULT_PRIORITY = 50
-
-# Names the spool itself makes: a letter or digit first (so `.nfs*`, `.#x`, `..` never match).
-NAME = r"[A-Za-z0-9][A-Za-z0-9_+-]*(?:\.[A-Za-z0-9_+-]+)*"
-NAME_RE = re.compile(rf"^{NAME}$")
-INFO_RE = re.compile(rf"^(?P<chunk>{NAME})\.info$")
-QUEUE_DIR_RE = re.compile(rf"^(?P<prio>\d{{3}})-(?P<submitted>\d{{13}})-(?P<job>{NAME})$")
-CLAIMED_RE = re.compile(rf"^(?P<chunk>{NAME})\.info@(?P<host>{NAME})\.(?P<pid>\d+)\.(?P<nonce>[0-9a-f]{{8}})$")
-ROTATED_RE = re.compile(rf"^{NAME}\.jsonl\.\d+$")
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-KINDS = ("command", "blender")
-
-
-def valid_name(name: str, max_len: int = 160) -> bool:
-    return len(name) <= max_len and NAME_RE.match(name) is not None
-
-
-def now() -> float:
-    return time.time()
-
-
-def nonce() -> str:
-    return secrets.token_hex(4)
-
-
-# --------------------------------------------------------------------------- info file
-
-
-@dataclass
-class ChunkInfo:
-    """One chunk of work: the content of an info file."""
-
-    job: str
-    chunk: str
-    index: int
-    kind: str
-    argv: list[str]
-    start: int
-    end: int
-    step: int
-    cwd: str = ""
-    env: dict[str, str] = field(default_factory=dict)
-    priority: int = DEFAULT_PRIORITY
-    owner: str = ""
-    uid: int = -1
-    created: float = 0.0
-    timeout: float | None = None
-    attempts: int = 0
-    max_attempts: int = 3
-    requeues: int = 0
-    failed_hosts: list[str] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    blender: dict[str, Any] | None = None
-    format: int = FORMAT
-
-    @property
-    def frames(self) -> list[int]:
-        return list(range(self.start, self.end + 1, self.step))
-
-    @property
-    def run_number(self) -> int:
-        """1 for the first run, +1 for every failed attempt or lost lease."""
-        return self.attempts + self.requeues + 1
-
-    def note(self, event: str, host: str = "", **detail: Any) -> None:
-        """Append a history entry (bounded, oldest dropped first)."""
-        entry: dict[str, Any] = {"time": round(now(), 3), "event": event}
-        if host:
-            entry["host"] = host
-        entry.update(detail)
-        self.history.append(entry)
-        del self.history[:-MAX_HISTORY]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The fields, `format` first; shallow (asdict's deep copies cost more than the JSON itself)."""
-        return {"format": self.format} | {f.name: getattr(self, f.name) for f in fields(self) if f.name != "format"}
-
-    def to_bytes(self) -> bytes:
-        return (json.dumps(self.as_dict(), indent=1, ensure_ascii=False) + "\n").encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, filename: str | None = None) -> ChunkInfo:
-        """Parse and validate; BadInfoFile says why a file cannot be trusted."""
-        if len(raw) > MAX_INFO_BYTES:
-            raise BadInfoFile(f"larger than {MAX_INFO_BYTES} bytes")
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as err:  # bad UTF-8 or JSON, NaN, 1e400, 5000-digit ints, deep nesting
-            raise BadInfoFile(f"not a renderd info file (not JSON: {str(err)[:200]})") from None
-        if not isinstance(data, dict):
-            raise BadInfoFile("not a renderd info file (not a JSON object)")
-        info = _validated(data)
-        try:  # what we accept we must be able to write back (a lone surrogate from a \ud800 escape cannot be)
-            json.dumps(info.as_dict(), ensure_ascii=False).encode()  # as to_bytes, without its slower indent
-        except UnicodeEncodeError:
-            raise BadInfoFile("holds a string that is not valid Unicode") from None
-        if filename is not None and INFO_RE.match(filename) is not None and filename != f"{info.chunk}.info":
-            raise BadInfoFile(f"file name {filename!r} does not match its chunk {info.chunk!r}")
-        return info
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:30]} is out of range")
-    return value
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
-    if key not in data:
-        if default is ...:
-            raise BadInfoFile(f"missing field {key!r}")
-        return default
-    value = data[key]
-    if isinstance(value, bool) and kind is not bool:
-        raise BadInfoFile(f"field {key!r} has the wrong type")
-    if not isinstance(value, kind):
-        raise BadInfoFile(f"field {key!r} has the wrong type")
-    return value
-
-
-def _str_list(value: Any, key: str, limit: int = 4096) -> list[str]:
-    if not isinstance(value, list) or len(value) > limit:
-        raise BadInfoFile(f"field {key!r} must be a list of strings")
-    for item in value:
-        if not isinstance(item, str) or "\0" in item or len(item) > 65536:
-            raise BadInfoFile(f"field {key!r} must be a list of strings")
-    return list(value)
-
-
-def relative_path_ok(path: str) -> bool:
-    """A spool-relative path that stays inside the spool."""
-    if not path or path.startswith("/") or "\0" in path:
-        return False
-    return all(part not in ("..",) for part in path.split("/"))
-
-
-def _validated(data: Mapping[str, Any]) -> ChunkInfo:
-    fmt = _field(data, "format", int)
-    if fmt > FORMAT:
-        raise BadInfoFile(f"written by a newer renderd (format {fmt}, this one reads up to {FORMAT})")
-    if fmt < 1:
-        raise BadInfoFile(f"unknown format {fmt}")
-    job = _field(data, "job", str)
-    chunk = _field(data, "chunk", str)
-    if not valid_name(job) or not valid_name(chunk) or not chunk.startswith(job + "-"):
-        raise BadInfoFile("job or chunk id is not a safe name (letters, digits, '._+-', '<job>-<index>')")
-    kind = _field(data, "kind", str)
-    if kind not in KINDS:
-        raise BadInfoFile(f"unknown kind {kind!r}")
-    argv = _str_list(_field(data, "argv", list), "argv")
-    if kind == "command" and not argv:
-        raise BadInfoFile("a command chunk needs a program")
-    start, end, step = (_field(data, k, int) for k in ("start", "end", "step"))
-    if step < 1 or end < start or end - start > 10_000_000:
-        raise BadInfoFile(f"bad frame range {start}-{end}:{step}")
-    cwd = _field(data, "cwd", str, "")
-    if cwd and not cwd.startswith("/") and not relative_path_ok(cwd):
-        raise BadInfoFile(f"working directory {cwd!r} escapes the spool")
-    if "\0" in cwd:
-        raise BadInfoFile("working directory holds a NUL byte")
-    env = _field(data, "env", dict, {})
-    for key, value in env.items():
-        if not ENV_KEY_RE.match(key) or not isinstance(value, str) or "\0" in value:
-            raise BadInfoFile(f"bad environment entry {key!r}")
-    priority = _field(data, "priority", int, DEFAULT_PRIORITY)
-    if not 0 <= priority <= MAX_PRIORITY:
-        raise BadInfoFile(f"priority {priority} outside 0-{MAX_PRIORITY}")
-    counters = {k: _field(data, k, int, d) for k, d in (("attempts", 0), ("max_attempts", 3), ("requeues", 0))}
-    if any(v < 0 for v in counters.values()):
-        raise BadInfoFile("negative counter")
-    failed_hosts = _str_list(_field(data, "failed_hosts", list, []), "failed_hosts", 1000)
-    history = _field(data, "history", list, [])
-    if not all(isinstance(h, dict) for h in history):
-        raise BadInfoFile("field 'history' must be a list of objects")
-    timeout = _field(data, "timeout", (int, float, type(None)), None)
-    if timeout is not None and timeout <= 0:
-        raise BadInfoFile("timeout must be positive")
-    if timeout is not None and timeout > MAX_TIMEOUT:
-        raise BadInfoFile(f"timeout longer than {MAX_TIMEOUT:g} seconds")
-    blender = _field(data, "blender", (dict, type(None)), None)
-    if kind == "blender":
-        if blender is None:
-            raise BadInfoFile("a blender chunk needs its 'blender' fields")
-        blender = blender_fields(blender)
-    created = _field(data, "created", (int, float), 0.0)
-    if not 0 <= created < MAX_CREATED:
-        raise BadInfoFile(f"field 'created' is not a time (seconds since 1970): {created}")
-    return ChunkInfo(
-        job=job,
-        chunk=chunk,
-        index=_field(data, "index", int, 0),
-        kind=kind,
-        argv=argv,
-        start=start,
-        end=end,
-        step=step,
-        cwd=cwd,
-        env=dict(env),
-        priority=priority,
-        owner=_field(data, "owner", str, ""),
-        uid=_field(data, "uid", int, -1),
-        created=float(created),
-        timeout=None if timeout is None else float(timeout),
-        failed_hosts=failed_hosts,
-        history=[dict(h) for h in history[-MAX_HISTORY:]],
-        blender=None if blender is None else dict(blender),
-        format=fmt,
-        **counters,
-    )
-
-
-# --------------------------------------------------------------------------- names
-
-
-@dataclass(frozen=True)
-class ClaimName:
-    """`claimed/<chunk>.info@<host>.<pid>.<nonce>`: who holds which chunk."""
-
-    chunk: str
-    host: str
-    pid: int
-    nonce: str
-
-    @property
-    def filename(self) -> str:
-        return f"{self.chunk}.info@{self.host}.{self.pid}.{self.nonce}"
-
-    @property
-    def job(self) -> str:
-        return job_of_chunk(self.chunk)
-
-    @classmethod
-    def parse(cls, filename: str) -> ClaimName | None:
-        m = CLAIMED_RE.match(filename)
-        if m is None:
-            return None
-        return cls(m["chunk"], m["host"], int(m["pid"]), m["nonce"])
-
-    @classmethod
-    def new(cls, chunk: str, host: str) -> ClaimName:
-        return cls(chunk, host, os.getpid(), nonce())
-
-
-def job_of_chunk(chunk: str) -> str:
-    """`<job>-<index>` -> `<job>`."""
-    return chunk.rsplit("-", 1)[0]
-
-
-def chunk_id(job: str, index: int, total: int) -> str:
-    """Zero-padded so that names sort: at least 4 digits."""
-    return f"{job}-{index:0{max(4, len(str(total)))}d}"
-
-
-@dataclass(frozen=True)
-class QueueDir:
-    name: str
-    priority: int
-    submitted_ms: int
-    job: str
-
-    @classmethod
-    def parse(cls, name: str) -> QueueDir | None:
-        m = QUEUE_DIR_RE.match(name)
-        if m is None:
-            return None
-        return cls(name, MAX_PRIORITY - int(m["prio"]), int(m["submitted"]), m["job"])
-
-    @classmethod
-    def build(cls, job: str, priority: int, submitted_ms: int) -> QueueDir:
-        name = f"{MAX_PRIORITY - priority:03d}-{submitted_ms:013d}-{job}"
-        return cls(name, priority, submitted_ms, job)
 
 
 # --------------------------------------------------------------------------- the spool

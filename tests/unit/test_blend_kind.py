@@ -14,15 +14,14 @@ from hypothesis import strategies as st
 from renderd.blender import (
     BlenderKind,
     build_argv,
-    check_extra,
     frame_complete,
     frame_file,
     host_version,
     movie_stem,
     scene_switched,
-    validate_fields,
 )
 from renderd.errors import BadInfoFile
+from renderd.format.blender_fields import check_extra, validate_fields
 from renderd.kinds import KINDS, Capabilities
 from renderd.spool import ChunkInfo, Spool
 
