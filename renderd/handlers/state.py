@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from renderd import protocol
-
-if TYPE_CHECKING:
-    from renderd.server import Client, Server
+from renderd.handlers.view import ClientView, ServerView
 
 
-def handle(server: Server, client: Client, message: dict[str, Any]) -> list[dict[str, Any]]:
+def handle(server: ServerView, client: ClientView, message: dict[str, Any]) -> list[dict[str, Any]]:
     return [protocol.response(message.get("id"), state=server.live.snapshot())]
