@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from render_frontend import blend_inspect, blendjob
+from render_frontend import blend_inspect, blendjob, terminal
 from render_frontend.blendjob import Plan, Request
 from render_frontend.submit import submit
 from renderd import blender
@@ -17,7 +17,7 @@ from renderd.spool import ChunkInfo, Spool
 
 
 def warn(text: str) -> None:
-    click.echo(f"Warning: {text}", err=True)
+    terminal.echo(f"Warning: {text}", err=True)
 
 
 def check_dependencies(path: Path, strict: bool) -> None:
@@ -99,8 +99,8 @@ def add_blend(
     skipped = sum(p.skipped for p in plan.scenes)
     if not plan.chunk_specs():
         if as_json:
-            click.echo(json.dumps(to_json(None, info, plan, [])))
-        click.echo(
+            terminal.echo(json.dumps(to_json(None, info, plan, [])))
+        terminal.echo(
             f"nothing to render: all {skipped} frame(s) are rendered already (--overwrite renders them again)", err=True
         )
         return
@@ -116,15 +116,15 @@ def add_blend(
             shutil.rmtree(spool.job_dir(job), ignore_errors=True)  # free the id again
         raise
     if as_json:
-        click.echo(json.dumps(to_json(job, info, plan, infos)))
+        terminal.echo(json.dumps(to_json(job, info, plan, infos)))
     elif dry_run:
         for out in to_json(job, info, plan, infos)["chunks"]:
-            click.echo(f"{out['chunk']}  {out['scene']}  {out['start']}-{out['end']}:{out['step']}")
+            terminal.echo(f"{out['chunk']}  {out['scene']}  {out['start']}-{out['end']}:{out['step']}")
     else:
-        click.echo(job)
+        terminal.echo(job)
     verb = "would queue" if dry_run else "queued"
     note = f"; {skipped} frame(s) already rendered are skipped" if skipped else ""
-    click.echo(
+    terminal.echo(
         f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s) of {len(plan.scenes)} scene(s) "
         f"from {info.path.name} (Blender {info.version_text}){note}",
         err=True,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from render_frontend import terminal
 from render_frontend.context import Context
 from render_frontend.lazygroup import Lazy, LazyGroup
 from renderd import __version__
@@ -81,8 +82,16 @@ def cli(ctx: click.Context, spool: Path | None) -> None:
 
 
 def main() -> None:
+    """Run `render`; click's own error messages (which quote job ids, paths, ...) go through terminal.py."""
     try:
-        cli(prog_name="render")
-    except RenderdError as err:  # a library error that a command did not translate
-        click.echo(f"Error: {err}", err=True)
+        code = cli.main(prog_name="render", standalone_mode=False)
+    except click.ClickException as err:
+        err.show(file=terminal.stream(err=True))
+        raise SystemExit(err.exit_code) from None
+    except click.Abort:
+        terminal.echo("Aborted!", err=True)
         raise SystemExit(1) from None
+    except RenderdError as err:  # a library error that a command did not translate
+        terminal.echo(f"Error: {err}", err=True)
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from render_frontend import terminal
 from renderd import __version__
 
 FILES = """.SH FILES
@@ -130,7 +131,7 @@ def main() -> None:
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
         sys.exit("usage: python -m render_frontend.manpage DIR")
     for path in write_pages(Path(sys.argv[1])):
-        print(path)
+        terminal.echo(path)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from render_frontend import chunking
+from render_frontend import chunking, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.submit import ChunkSpec, JobSpec, chunk_json, new_job_id, spool_relative, submit
 from renderd.errors import RenderdError
@@ -166,8 +166,8 @@ def command(
         raise click.ClickException(str(err)) from None
     if as_json:
         out: dict[str, Any] = {"job": manifest["job"], "chunks": chunk_json(infos)}
-        click.echo(json.dumps(out))
+        terminal.echo(json.dumps(out))
     else:
-        click.echo(manifest["job"])
+        terminal.echo(manifest["job"])
         verb = "would queue" if dry_run else "queued"
-        click.echo(f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s)", err=True)
+        terminal.echo(f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s)", err=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from render_frontend import terminal
 from renderd import __version__
 
 SOURCE = Path(__file__).resolve().parents[1] / "blender_addon"
@@ -55,6 +56,6 @@ def command() -> None:
 def build_command(output: Path) -> None:
     """Build the add-on zip (installs as a legacy add-on and as a Blender 4.2+ extension)."""
     try:
-        click.echo(build(output))
+        terminal.echo(build(output))
     except OSError as err:
         raise click.ClickException(f"cannot build the add-on: {err}") from None

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from render_frontend import terminal
 from render_frontend.client import Connection, DaemonUnreachable
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
@@ -76,14 +77,14 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
         if not dry_run:
             path.unlink(missing_ok=True)
     if as_json:
-        click.echo(json.dumps(report))
+        terminal.echo(json.dumps(report))
         return
     verb = "would remove" if dry_run else "removed"
     files = ", ".join(f"{n} {k}" for k, n in report["files"].items() if n) or "no other files"
-    click.echo(f"{verb} {len(report['jobs'])} finished job(s) and {files} ({report['bytes'] / 2**20:.1f} MiB)",
+    terminal.echo(f"{verb} {len(report['jobs'])} finished job(s) and {files} ({report['bytes'] / 2**20:.1f} MiB)",
                err=True)
     if report["skipped_jobs"]:
-        click.echo(f"left {len(report['skipped_jobs'])} finished job(s) of other users (only their owners, root "
+        terminal.echo(f"left {len(report['skipped_jobs'])} finished job(s) of other users (only their owners, root "
                    "or the admin group may remove them)", err=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.client import wake_local_daemons
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
@@ -75,7 +75,7 @@ def cancel(ctx: Context, job: str) -> None:
         queued = cancel_queued(spool, job, me())
         failed = cancel_failed(spool, job, me())
     wake_local_daemons(spool.root)
-    click.echo(f"{job}: cancelled; {len(queued)} queued and {len(failed)} failed chunk(s) removed, "
+    terminal.echo(f"{job}: cancelled; {len(queued)} queued and {len(failed)} failed chunk(s) removed, "
                f"{len(view.running)} running chunk(s) being stopped", err=True)
 
 
@@ -92,7 +92,7 @@ def pause(ctx: Context, job: str, now: bool) -> None:
     with spool_errors(job):
         _set_control(spool, view, paused=True, now=now)
     what = "suspended" if now else "left to finish"
-    click.echo(f"{job}: paused; {len(view.running)} running chunk(s) {what}", err=True)
+    terminal.echo(f"{job}: paused; {len(view.running)} running chunk(s) {what}", err=True)
 
 
 @click.command("resume")
@@ -103,11 +103,11 @@ def resume(ctx: Context, job: str) -> None:
     spool = ctx.spool()
     view = changeable_job(spool, job)
     if not view.control.paused:
-        click.echo(f"{job} is not paused", err=True)
+        terminal.echo(f"{job} is not paused", err=True)
         return
     with spool_errors(job):
         _set_control(spool, view, paused=False, now=False)
-    click.echo(f"{job}: resumed", err=True)
+    terminal.echo(f"{job}: resumed", err=True)
 
 
 @click.command("retry")
@@ -130,10 +130,10 @@ def retry(ctx: Context, job: str, missing: bool) -> None:
         unknown = set(view.chunk_frames()) - set(view.done) - set(view.cancelled) - set(view.failed) \
             - set(view.queued) - set(view.running)
         if unknown:
-            click.echo(f"{job}: {len(unknown)} chunk(s) have no record to run again from (quarantined in bad/?)",
+            terminal.echo(f"{job}: {len(unknown)} chunk(s) have no record to run again from (quarantined in bad/?)",
                        err=True)
     wake_local_daemons(spool.root)
-    click.echo(f"{job}: {count} chunk(s) back in the queue", err=True)
+    terminal.echo(f"{job}: {count} chunk(s) back in the queue", err=True)
 
 
 @click.command("remove")
@@ -158,7 +158,7 @@ def remove(ctx: Context, job: str) -> None:
             f"{job}: {len(view.running)} chunk(s) still running; cancelled them: run `render remove {job}` again "
             "once they stopped"
         )
-    click.echo(f"{job}: removed", err=True)
+    terminal.echo(f"{job}: removed", err=True)
 
 
 commands = (cancel, pause, resume, retry, remove)

@@ -13,7 +13,7 @@ import socket
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.client import wake_local_daemons
 from render_frontend.context import Context, pass_ctx
 from renderd import protocol
@@ -67,4 +67,4 @@ def command(ctx: Context, order: str, host: str | None) -> None:
         raise click.ClickException(f"cannot {order} {name}: {err}") from None
     woken = wake_local_daemons(spool.root)
     where = "now" if woken and name in local_daemons(spool) else "within a second"
-    click.echo(f"{name}: {DONE[order]} ({where})", err=True)
+    terminal.echo(f"{name}: {DONE[order]} ({where})", err=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
 from renderd.policy import MAY_START, read_control
 from renderd.spool import Spool, host_is_live
@@ -45,18 +46,18 @@ def command(ctx: Context, as_json: bool) -> None:
             }
         )
     if as_json:
-        click.echo(json.dumps({"hosts": rows}))
+        terminal.echo(json.dumps({"hosts": rows}))
         return
     if not rows:
-        click.echo("no hosts have registered in this spool", err=True)
+        terminal.echo("no hosts have registered in this spool", err=True)
         return
-    click.echo(
+    terminal.echo(
         f"{'HOST':20} {'STATE':10} {'CPU':>3} {'LOAD':>5} {'MEM FREE':>15} {'SWAP FREE':>15} {'BEAT':>6}  CHUNKS"
     )
     for r in rows:
         load: Any = r.get("load") if isinstance(r.get("load"), list) and r.get("load") else [0]
         chunks = ",".join(str(c.get("chunk")) + _progress(c) for c in r.get("chunks") or [] if isinstance(c, dict))
-        click.echo(  # !s on each field: a host record is hostile input like any file in the spool
+        terminal.echo(  # !s on each field: a host record is hostile input like any file in the spool
             f"{r['name']:20} {r['state']!s:10} {r.get('cpus', '?')!s:>3} {load[0]!s:>5} "
             f"{_gib(r.get('mem_free')) + '/' + _gib(r.get('mem_total')):>15} "
             f"{_gib(r.get('swap_free')) + '/' + _gib(r.get('swap_total')):>15} "
@@ -64,7 +65,7 @@ def command(ctx: Context, as_json: bool) -> None:
         )
         note = _policy_note(spool, r)
         if note:
-            click.echo(f"{'':20} {note}")
+            terminal.echo(f"{'':20} {note}")
 
 
 def _policy_note(spool: Spool, row: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from render_frontend import manpage
+from render_frontend import manpage, terminal
 from render_frontend.context import Context, pass_ctx
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
@@ -36,11 +36,11 @@ class Plan:
 
     def write(self, path: Path, text: str, keep_existing: bool = False, show: bool = True) -> None:
         if keep_existing and path.exists():
-            click.echo(f"keep   {path} (exists)")
+            terminal.echo(f"keep   {path} (exists)")
             return
-        click.echo(f"{'would write' if self.dry_run else 'write'}  {path}")
+        terminal.echo(f"{'would write' if self.dry_run else 'write'}  {path}")
         if self.dry_run and show:
-            click.echo("".join(f"    | {line}\n" for line in text.splitlines()), nl=False)
+            terminal.echo("".join(f"    | {line}\n" for line in text.splitlines()), nl=False)
         if self.dry_run:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +50,7 @@ class Plan:
         tmp.rename(path)
 
     def run(self, *argv: str) -> None:
-        click.echo(f"{'would run' if self.dry_run else 'run'}    {' '.join(argv)}")
+        terminal.echo(f"{'would run' if self.dry_run else 'run'}    {' '.join(argv)}")
         if self.dry_run:
             return
         try:
@@ -146,10 +146,10 @@ def command(ctx: Context, user_unit: bool, dry_run: bool, root: Path | None, uid
     else:
         _install_system(plan, renderd, spool, root, uid, no_start)
     if dry_run:
-        click.echo("(dry run: nothing was changed)")
+        terminal.echo("(dry run: nothing was changed)")
     elif root is None:
         scope = "--user " if user_unit else ""
-        click.echo(f"check: systemctl {scope}status renderd; logs: journalctl {scope}-u renderd -f")
+        terminal.echo(f"check: systemctl {scope}status renderd; logs: journalctl {scope}-u renderd -f")
 
 
 def _install_user(plan: Plan, renderd: Path, spool: Path, no_start: bool) -> None:
@@ -167,7 +167,7 @@ def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, u
     if root is None and not plan.dry_run and os.geteuid() != 0:
         raise click.ClickException("installing the system unit needs root (or try --user, or --dry-run)")
     if not readable_by_all(renderd):
-        click.echo(
+        terminal.echo(
             f"warning: {renderd} is not reachable by other users; the `{SERVICE_USER}` user cannot run it "
             "(install renderd somewhere like /opt/renderd)",
             err=True,
@@ -177,7 +177,7 @@ def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, u
     if root is None:
         _ensure_user(plan, uid)
     else:
-        click.echo(f"skip   creating the `{SERVICE_USER}` user (--root)")
+        terminal.echo(f"skip   creating the `{SERVICE_USER}` user (--root)")
     for unit in SYSTEM_UNITS:
         plan.write(etc / "systemd" / "system" / unit, unit_text(unit, renderd, spool))
     plan.write(etc / "renderd" / "renderd.toml", config_text(spool), keep_existing=True)
@@ -203,7 +203,7 @@ def _ensure_user(plan: Plan, uid: int | None) -> None:
     if existing is not None:
         if uid is not None and existing.pw_uid != uid:
             raise click.ClickException(f"user {SERVICE_USER} exists with uid {existing.pw_uid}, not {uid}")
-        click.echo(f"keep   user {SERVICE_USER} (uid {existing.pw_uid}, gid {existing.pw_gid})")
+        terminal.echo(f"keep   user {SERVICE_USER} (uid {existing.pw_uid}, gid {existing.pw_gid})")
     else:
         ids = ["--uid", str(uid), "--gid", str(uid)] if uid is not None else []
         if uid is not None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
 from renderd.spool import Spool, open_regular
 
@@ -37,16 +36,14 @@ def command(ctx: Context, target: str, run_number: int | None, last: bool, as_js
     if as_json:
         out = [{**entry, "text": _read(spool.root / entry["path"]).decode("utf-8", errors="replace")}
                for entry in logs]
-        click.echo(json.dumps({"job": job, "logs": out}))
+        terminal.echo(json.dumps({"job": job, "logs": out}))
         return
     if not logs:
         raise click.ClickException(f"no log yet for {target} (nothing of it has run)")
     for entry in logs:
         if len(logs) > 1:
-            click.echo(f"==> {entry['chunk']} on {entry['host']}, run {entry['run']} ({entry['path']}) <==")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(_read(spool.root / entry["path"]))
-        sys.stdout.buffer.flush()
+            terminal.echo(f"==> {entry['chunk']} on {entry['host']}, run {entry['run']} ({entry['path']}) <==")
+        terminal.write_body(_read(spool.root / entry["path"]))
 
 
 def _pick(chunks: list[str], job: str, which: str) -> str:

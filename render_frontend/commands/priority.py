@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.client import wake_local_daemons
 from render_frontend.commands.control import changeable_job, spool_errors
 from render_frontend.context import Context, pass_ctx
@@ -25,4 +25,4 @@ def command(ctx: Context, job: str, priority: int) -> None:
     with spool_errors(job):
         spool.set_priority(job, priority)
     wake_local_daemons(spool.root)
-    click.echo(f"{job}: priority {view.manifest.get('priority')} -> {priority}", err=True)
+    terminal.echo(f"{job}: priority {view.manifest.get('priority')} -> {priority}", err=True)

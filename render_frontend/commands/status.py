@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot, who_can_run
 
@@ -28,23 +28,23 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
     missing = {v.job: v.missing_frames(v.vanished(spool.root)) for v in views} if list_frames else {}
     if as_json:
         out = [v.to_json() | ({"missing_frames": missing[v.job]} if list_frames else {}) for v in views]
-        click.echo(json.dumps({"jobs": out}))
+        terminal.echo(json.dumps({"jobs": out}))
         return
     if not views:
-        click.echo("no jobs", err=True)
+        terminal.echo("no jobs", err=True)
         return
-    click.echo(f"{'JOB':32} {'STATE':10} {'DONE':>9} {'QUEUED':>6} {'RUN':>4} {'FAIL':>4}  HOSTS")
+    terminal.echo(f"{'JOB':32} {'STATE':10} {'DONE':>9} {'QUEUED':>6} {'RUN':>4} {'FAIL':>4}  HOSTS")
     for v in views:
         c = v.to_json()["chunks"]
-        click.echo(
+        terminal.echo(
             f"{v.job:32} {v.state:10} {c['done']:>4}/{c['total']:<4} {c['queued']:>6} {c['running']:>4} "
             f"{c['failed'] + c['bad']:>4}  {','.join(v.hosts)}"
         )
-        click.echo(f"  {_details(v.to_json())}")
+        terminal.echo(f"  {_details(v.to_json())}")
         if list_frames:
-            click.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
+            terminal.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
-            click.echo(f"  ! no live daemon may run this job's {v.manifest.get('kind')} chunks")
+            terminal.echo(f"  ! no live daemon may run this job's {v.manifest.get('kind')} chunks")
 
 
 def _created(view: JobView) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.client import Follower
 from render_frontend.context import Context, pass_ctx
 from renderd import protocol
@@ -55,10 +55,10 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
             if job is not None and not _about_job(message, job):
                 continue
             if as_json:
-                click.echo(json.dumps(message), nl=True)
+                terminal.echo(json.dumps(message), nl=True)
             else:
                 for line in describe(message, spool):
-                    click.echo(line)
+                    terminal.echo(line)
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:  # `render tail | head`: the reader is gone, so are we (quietly)
@@ -67,7 +67,7 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
 
 def _follow_sockets(follower: Follower, spool: Spool | None, until: float | None) -> Iterator[dict[str, Any]]:
     if spool is not None and not protocol.find_sockets(spool.root):
-        click.echo(f"no local daemon of {spool.root} yet; waiting for one "
+        terminal.echo(f"no local daemon of {spool.root} yet; waiting for one "
                    "(`render tail --farm` follows every host through the spool)", err=True)
     yield from follower.follow(until)
 

@@ -22,6 +22,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import Farm, JobView, snapshot
 from renderd.spool import Spool
@@ -37,7 +38,7 @@ def command(ctx: Context, interval: float, once: bool) -> None:
     spool = ctx.spool()
     if once or not sys.stdout.isatty():
         for line in plain_lines(snapshot(spool)):
-            click.echo(line)
+            terminal.echo(line)
         return
     try:
         with _keys() as read_key, Live(_screen(spool), screen=True, auto_refresh=False) as live:
@@ -95,10 +96,12 @@ def plain_lines(farm: Farm) -> list[str]:
         counts = f"{len(view.queued)}/{len(view.running)}/{len(view.done)}/{len(view.failed)}"
         eta = _eta(view.timing(farm.taken_at)["eta"])
         frames = f"{done:>5}/{total:<5}"
-        lines.append(f"{view.job:32} {view.state:10} {100 * fraction:>7.0f}% {frames} {counts:>13} {eta:>7}")
+        job, state = terminal.visible(view.job), terminal.visible(view.state)
+        lines.append(f"{job:32} {state:10} {100 * fraction:>7.0f}% {frames} {counts:>13} {eta:>7}")
     lines.append("")
     lines.append(f"{'HOST':20} {'STATE':10} {'LOAD':>5}  CHUNKS")
-    for name, state, load, chunks in _host_rows(farm):
+    for row in _host_rows(farm):
+        name, state, load, chunks = (terminal.visible(value) for value in row)
         lines.append(f"{name:20} {state:10} {load:>5}  {chunks}")
     return lines
 
@@ -106,21 +109,28 @@ def plain_lines(farm: Farm) -> list[str]:
 # --------------------------------------------------------------------------- the screen
 
 
+def _cell(value: object) -> Text:
+    """A table cell from the spool: a Text (never parsed as rich markup: a host named `[bold]`
+    stays that), its control characters made visible (terminal.visible)."""
+    return Text(terminal.visible(value))
+
+
 def _screen(spool: Spool) -> Group:
     farm = snapshot(spool)
-    jobs = Table(title=f"renderd — {spool.root}", expand=True, title_justify="left")
+    jobs = Table(title=_cell(f"renderd — {spool.root}"), expand=True, title_justify="left")
     for column in ("job", "state", "progress", "frames", "queued", "running", "done", "failed", "ETA"):
         jobs.add_column(column, no_wrap=True, ratio=3 if column == "progress" else None)
     for view in sorted(farm.jobs.values(), key=lambda v: v.manifest.get("created", 0)):
         fraction, done, total = job_progress(view, farm)
-        jobs.add_row(view.job, view.state, ProgressBar(total=1.0, completed=fraction), f"{done}/{total}",
-                     str(len(view.queued)), str(len(view.running)), str(len(view.done)),
-                     str(len(view.failed) + len(view.bad)), _eta(view.timing(farm.taken_at)["eta"]))
+        jobs.add_row(_cell(view.job), _cell(view.state), ProgressBar(total=1.0, completed=fraction),
+                     _cell(f"{done}/{total}"), _cell(len(view.queued)), _cell(len(view.running)),
+                     _cell(len(view.done)), _cell(len(view.failed) + len(view.bad)),
+                     _cell(_eta(view.timing(farm.taken_at)["eta"])))
     hosts = Table(expand=True)
     for column in ("host", "state", "load", "chunks"):
         hosts.add_column(column, no_wrap=True)
     for row in _host_rows(farm):
-        hosts.add_row(*row)
+        hosts.add_row(*(_cell(value) for value in row))
     footer = Text(f"{time.strftime('%H:%M:%S')}  q quits", style="dim")
     return Group(jobs, hosts, footer)
 

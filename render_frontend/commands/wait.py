@@ -9,7 +9,7 @@ import time
 
 import click
 
-from render_frontend import completion
+from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import snapshot, who_can_run
 
@@ -30,15 +30,15 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
         farm = snapshot(spool, job)
         view = farm.jobs.get(job)
         if view is None:
-            click.echo(f"Error: no job {job!r} in {spool.root}", err=True)
+            terminal.echo(f"Error: no job {job!r} in {spool.root}", err=True)
             raise SystemExit(2)
         if not view.active:
             if view.total == 0:  # `render add` never writes an empty chunk list: nothing to judge success by
-                click.echo(f"Error: the manifest of job {job!r} lists no chunks (damaged?)", err=True)
+                terminal.echo(f"Error: the manifest of job {job!r} lists no chunks (damaged?)", err=True)
                 raise SystemExit(1)
             missing = view.total - len(view.done)
             if missing == 0:
-                click.echo(f"{job}: all {view.total} chunk(s) done", err=True)
+                terminal.echo(f"{job}: all {view.total} chunk(s) done", err=True)
                 raise SystemExit(0)
             if missing > len(view.failed) + len(view.bad) + len(view.cancelled) and not looked_again:
                 # A chunk in no state was moving while the folders were read (done/ read just before
@@ -46,20 +46,20 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
                 looked_again = True
                 time.sleep(POLL)
                 continue
-            click.echo(
+            terminal.echo(
                 f"{job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
                 f"{len(view.done)}/{view.total} done",
                 err=True,
             )
             raise SystemExit(1)
         if view.queued and not view.running and not warned and not who_can_run(farm, view):
-            click.echo(
+            terminal.echo(
                 f"{job}: no live daemon may run its {view.manifest.get('kind')} chunks "
                 "(command chunks need a renderd started with --allow-commands); still waiting",
                 err=True,
             )
             warned = True
         if deadline is not None and time.monotonic() >= deadline:
-            click.echo(f"{job}: timed out with {len(view.queued)} queued, {len(view.running)} running", err=True)
+            terminal.echo(f"{job}: timed out with {len(view.queued)} queued, {len(view.running)} running", err=True)
             raise SystemExit(3)
         time.sleep(POLL)
