@@ -12,7 +12,7 @@ import click
 from render_frontend import blend_inspect, blendjob, terminal
 from render_frontend.blendjob import Plan, Request
 from render_frontend.submit import submit
-from renderd import blender
+from renderd.kinds import blender
 from renderd.spool import ChunkInfo, Spool
 
 

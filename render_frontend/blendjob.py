@@ -17,9 +17,9 @@ from typing import Any
 from render_frontend import chunking
 from render_frontend.blend_inspect import BlendInfo, Scene
 from render_frontend.submit import ChunkSpec, JobSpec, slug
-from renderd import blender
 from renderd.errors import BadInfoFile, UsageError
 from renderd.format import blender_fields
+from renderd.kinds import blender
 from renderd.spool import Spool
 
 

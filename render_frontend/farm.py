@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from renderd import blender
+from renderd.kinds import blender
 from renderd.spool import JobControl, Spool, host_is_live, job_of_chunk
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import click
 
-from renderd.blender import on_this_host
 from renderd.fsinfo import fs_type, is_network_fs
 from renderd.host import meminfo
 from renderd.idle import SIGNALS, MemoryWatch, Probe, make_probes
+from renderd.kinds.blender import on_this_host
 from renderd.spool import Spool, is_spool
 
 IOPRIO_GET_SYSCALL = {"x86_64": 252, "aarch64": 31, "i686": 290, "i386": 290, "armv7l": 315, "ppc64le": 274}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ class _Tail:
     partial: bytes = b""
     last: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the thread and forget() both read
+    on_saved: Callable[[Sequence[str]], None] | None = None  # files the program said it finished
 
     def read(self) -> bool:
         """Feed what the log gained; True if the parser learned something."""
@@ -44,8 +45,11 @@ class _Tail:
         lines = (self.partial + data).split(b"\n")
         self.partial = lines.pop()[-4096:]
         changed = False
+        saved_before = len(self.parser.saved)
         for line in lines:
             changed |= self.parser.feed(line.decode("utf-8", errors="replace"))
+        if self.on_saved is not None and len(self.parser.saved) > saved_before:
+            self.on_saved(self.parser.saved[saved_before:])  # e.g. frames renamed into place
         return changed
 
 
@@ -62,11 +66,13 @@ class ProgressWatcher:
     def start(self) -> None:
         self._thread.start()
 
-    def watch(self, token: str, log_path: Path, frames: int) -> None:
+    def watch(
+        self, token: str, log_path: Path, frames: int, on_saved: Callable[[Sequence[str]], None] | None = None
+    ) -> None:
         with self._lock:
             # the log already holds renderd's own header lines: start after them
             offset = os.path.getsize(log_path) if log_path.exists() else 0
-            self._tails[token] = _Tail(log_path, BlenderProgress(frames_total=frames), offset)
+            self._tails[token] = _Tail(log_path, BlenderProgress(frames_total=frames), offset, on_saved=on_saved)
             self._busy.set()
 
     def forget(self, token: str) -> BlenderProgress | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderd.claim import Claim
+from renderd.kinds.base import Launch
 from renderd.spawner import Spawner
 from renderd.spool import ChunkInfo
 
@@ -22,6 +23,7 @@ class Run:
     claim: Claim
     log: Path
     argv: list[str]
+    launch: Launch | None = None  # what happens to its outputs (renderd/kinds)
     started_wall: float = field(default_factory=time.time)
     started: float = field(default_factory=time.monotonic)
     deadline: float | None = None

@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from renderd import blender, chunkslice, claim, protocol
+from renderd import chunkslice, claim, protocol
 from renderd.daemon.claiming import ClaimingMixin
 from renderd.daemon.host_record import HostRecordMixin
 from renderd.daemon.leases import LeasesMixin
@@ -27,7 +27,8 @@ from renderd.daemon.running import RunningMixin
 from renderd.eventlog import EventLog
 from renderd.fsinfo import fs_type, is_network_fs
 from renderd.jobcontrol import JobGuard
-from renderd.kinds import Capabilities
+from renderd.kinds import capabilities
+from renderd.kinds.blender_staging import clean_leftovers, notes_dir
 from renderd.policy import HostPolicy
 from renderd.progress import ProgressWatcher
 from renderd.recorder import Recorder
@@ -53,11 +54,9 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             )
         self._check_name()
         self._start_talking()
-        self.caps = Capabilities(
-            self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender, blender.host_version(self.cfg.blender)
-        )
-        if self.caps.blender_version is None:
-            log.warning("no working Blender (%r): this host leaves Blender chunks to others", self.cfg.blender)
+        self.caps = capabilities(self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender)
+        self.notes = notes_dir(protocol.spool_key(self.spool.root), self.cfg.name)
+        clean_leftovers(self.notes)  # staging folders a killed run left (kinds/blender_staging.py)
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
         self.spawner = self._new_spawner()
         self.runner = Runner(self.spawner, self.cfg.grace)

@@ -87,6 +87,9 @@ class FinishingMixin(DaemonState):
         seconds = round(run.elapsed, 3)
         outputs = self._end_progress(run)
         outcome = classify(run.stop_reason, seconds, Exit.from_message(msg))
+        if run.launch is not None:  # frames into place (kinds/blender_staging.py), before they are judged
+            outputs["saved"] = run.launch.settle(outputs.pop("saved", []), outcome.ending is Ending.DONE)
+            outputs = {k: v for k, v in outputs.items() if v}
         if outcome.ending is Ending.CANCELLED:
             self._finish_cancelled(run)
             return

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from renderd import claim
+from renderd import chunkenv, claim
 from renderd.daemon.claiming import refusal
 from renderd.daemon.finishing import FinishingMixin
 from renderd.daemon.state import log
@@ -60,7 +60,16 @@ class RunningMixin(FinishingMixin):
                 self.cfg.name,
             )
             return
-        argv = kind.argv(info, self.spool, self.caps)
+        try:
+            launch = kind.launch(info, self.spool, self.caps, self.notes)
+        except BadInfoFile as err:
+            log.warning("quarantined claimed %s: %s", info.chunk, err.message)
+            claim.quarantine_claim(self.spool, held, err.message)
+            return
+        except OSError as err:
+            claim.finish_failed(self.spool, held, info, f"cannot prepare its run: {err.strerror or err}", self.cfg.name)
+            return
+        argv = launch.argv
         log_path = self.spool.log_path(info.job, info.chunk, self.cfg.name, info.run_number)
         header = (
             f"renderd: {info.chunk} frames {info.start}-{info.end}:{info.step} on {self.cfg.name}, "
@@ -70,22 +79,24 @@ class RunningMixin(FinishingMixin):
             self.spool.ensure_job_dir(info.job, "logs")
             fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
         except BadInfoFile as err:
+            launch.settle([], False)
             log.warning("quarantined claimed %s: %s", info.chunk, err)
             claim.quarantine_claim(self.spool, held, str(err))
             return
         except OSError as err:
+            launch.settle([], False)
             claim.finish_failed(self.spool, held, info, f"cannot write its log {log_path}: {err}", self.cfg.name)
             return
         with os.fdopen(fd, "ab") as fh:
             fh.write(header.encode())
         self._tokens += 1
-        run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv)
+        run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv, launch)
         timeout = info.timeout or self.cfg.chunk_timeout
         if timeout:
             run.deadline = run.started + timeout
         self.runs[run.token] = run
         self.runner.start(run, cwd, self._env(info))
-        self.progress.watch(run.token, log_path, len(info.frames))
+        self.progress.watch(run.token, log_path, len(info.frames), launch.collect)
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
                   run=info.run_number, log=str(log_path.relative_to(self.spool.root)))
@@ -98,18 +109,7 @@ class RunningMixin(FinishingMixin):
         return str(self.spool.root / info.cwd) if relative_path_ok(info.cwd) else None
 
     def _env(self, info: ChunkInfo) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(info.env)
-        env.update(
-            RENDERD_SPOOL=str(self.spool.root),
-            RENDERD_JOB=info.job,
-            RENDERD_CHUNK=info.chunk,
-            RENDERD_START=str(info.start),
-            RENDERD_END=str(info.end),
-            RENDERD_STEP=str(info.step),
-            RENDERD_HOST=self.cfg.name,
-        )
-        return env
+        return chunkenv.chunk_env(info, self.spool.root, self.cfg.name, self.caps.allow_commands)
 
     def _check_timeouts(self) -> None:
         now = time.monotonic()

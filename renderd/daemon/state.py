@@ -13,6 +13,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from renderd import sdnotify
@@ -45,6 +46,7 @@ class _Parts:
 
     spool: Spool
     caps: Capabilities
+    notes: Path  # this daemon's own notes of its staging folders (kinds/blender_staging.py)
     spawner_prefix: list[str]
     spawner: Spawner
     runner: Runner

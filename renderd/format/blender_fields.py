@@ -1,8 +1,8 @@
-"""The `blender` block of an info file: pure validation, no Blender and no I/O.
+"""The `blender` fields of an info file: what a Blender chunk may ask for, checked.
 
 A Blender chunk stores fields, never a command line; the daemon builds the command itself
-with its own Blender (renderd.blender).  The fields come from a spool file, so they are hostile
-until `validate_fields` accepted them:
+(renderd/kinds/blender.py).  The fields come from a spool file every artist can write, so
+they are hostile until `validate_fields` accepted them:
 
     file           the .blend, relative to the spool (or absolute: a shared root, --local-ok)
     scene          the scene to render (`-S`)
@@ -15,8 +15,11 @@ until `validate_fields` accepted them:
                    the file name is the frame number (`render/main_####.png`)
     movie          one video file for the whole chunk instead of a file per frame
 
-It lives in the format layer so that reading an info file never imports Blender code; `render
-add` checks the same rules before it writes a chunk.
+No value from here may reach Blender where it could read as an option.  Blender parses its
+arguments in passes, and in a pass where an option has no handler its value is read as an
+option itself: `-S -y` turns auto-run scripts back on after renderd's `-Y` (issue 10, finding
+1).  So the scene and every value of an allowed option must not start with `-`, and the
+daemon passes the .blend and the output as absolute paths.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ MAX_PATH = 4096
 MAX_SCENE = 256
 MAX_ARGS = 64
 HASHES_RE = re.compile(r"#+")
-NUMBER_RE = re.compile(r"^-?\d+$")
 
 # Blender options a job may add before `-a`: name -> number of values it takes.
 EXTRA_OPTIONS: dict[str, int] = {
@@ -94,9 +96,15 @@ def check_extra(extra: Sequence[str], trust_scripts: bool) -> None:
         if i + takes >= len(extra):
             raise BadInfoFile(f"Blender option {name} needs a value")
         for value in extra[i + 1 : i + 1 + takes]:
-            if value.startswith("-") and NUMBER_RE.match(value) is None:
-                raise BadInfoFile(f"Blender option {name} needs a value, not the option {value!r}")
+            if value.startswith("-"):  # even `-1`: in an earlier pass Blender would read it as an option
+                raise BadInfoFile(f"Blender option {name} needs a value that does not start with '-', not {value!r}")
         i += 1 + takes
+
+
+def check_frames(start: int, end: int) -> None:
+    """`-s`/`-e` values: a negative one would start with `-` (and Blender's scenes start at 0)."""
+    if start < 0 or end < 0:
+        raise BadInfoFile(f"a Blender chunk's frames cannot be negative ({start}-{end})")
 
 
 def _path_field(value: Any, key: str) -> str:
@@ -104,6 +112,16 @@ def _path_field(value: Any, key: str) -> str:
         raise BadInfoFile(f"blender field {key!r} must be a path")
     if not value.startswith("/") and any(part == ".." for part in value.split("/")):
         raise BadInfoFile(f"blender field {key!r} escapes the spool: {value!r}")
+    return value
+
+
+def _scene_field(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_SCENE or any(c in value for c in "\0\n\r"):
+        raise BadInfoFile("blender field 'scene' must be a scene name")
+    if value.startswith("-"):
+        raise BadInfoFile(
+            f"scene name {value!r} starts with '-': Blender would read it as an option (rename the scene)"
+        )
     return value
 
 
@@ -119,9 +137,7 @@ def _words(value: Any, key: str) -> list[str]:
 def validate_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """The `blender` fields of an info file, checked; BadInfoFile says what is wrong."""
     file = _path_field(data.get("file"), "file")
-    scene = data.get("scene")
-    if not isinstance(scene, str) or not scene or len(scene) > MAX_SCENE or any(c in scene for c in "\0\n\r"):
-        raise BadInfoFile("blender field 'scene' must be a scene name")
+    scene = _scene_field(data.get("scene"))
     trust = data.get("trust_scripts", False)
     if not isinstance(trust, bool):
         raise BadInfoFile("blender field 'trust_scripts' must be true or false")

@@ -18,6 +18,7 @@ from typing import Any
 
 from renderd.errors import BadInfoFile
 from renderd.format import FORMAT, jsonload
+from renderd.format.blender_fields import check_frames
 from renderd.format.blender_fields import validate_fields as blender_fields
 from renderd.format.names import INFO_RE, MAX_PRIORITY, valid_name
 
@@ -199,6 +200,7 @@ def _validated(data: Mapping[str, Any]) -> ChunkInfo:
         if blender is None:
             raise BadInfoFile("a blender chunk needs its 'blender' fields")
         blender = blender_fields(blender)
+        check_frames(start, end)
     created = _field(data, "created", (int, float), 0.0)
     if not 0 <= created < MAX_CREATED:
         raise BadInfoFile(f"field 'created' is not a time (seconds since 1970): {created}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,10 @@ def test_a_three_frame_cycles_chunk_is_rendered_by_real_blender(spool: Path, tmp
     assert leftover_info_files(spool) == []
     text = logs(spool, job["job"])
     assert f"Scene switch for render: 'Shot' in file: '{elsewhere}/shots/render_b34.blend'" in text
-    assert all(f"Saved: '{elsewhere}/shots/frames/shot_{n:04d}.png'" in text for n in (1, 2, 3))
+    # Blender writes into the daemon's staging folder; each frame is renamed into place from there
+    staged = re.escape(f"{elsewhere}/shots/frames/.renderd-{job['chunks'][0]['chunk']}-") + "[0-9a-f]{8}/"
+    assert all(re.search(f"Saved: '{staged}shot_{n:04d}.png'", text) for n in (1, 2, 3))
+    assert not any(p.name.startswith(".renderd-") for p in frames.iterdir())
     assert "renderd: done in" in text
     done = json.loads((spool / "jobs" / job["job"] / "done" / f"{job['chunks'][0]['chunk']}.json").read_text())
     assert done["frames"] == 3

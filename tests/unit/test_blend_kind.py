@@ -11,18 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from renderd.blender import (
-    BlenderKind,
-    build_argv,
-    frame_complete,
-    frame_file,
-    host_version,
-    movie_stem,
-    scene_switched,
-)
 from renderd.errors import BadInfoFile
 from renderd.format.blender_fields import check_extra, validate_fields
 from renderd.kinds import KINDS, Capabilities
+from renderd.kinds.blender import BlenderKind, build_argv, frame_complete, frame_file, movie_stem, scene_switched
+from renderd.kinds.blender_version import host_version
 from renderd.spool import ChunkInfo, Spool
 
 PNG = Path(__file__).parent.parent / "fixtures" / "blend" / "textures" / "wood.png"
@@ -77,8 +70,11 @@ def test_valid_fields_round_trip_through_an_info_file() -> None:
         ({"extra": ["-S", "Other"]}, "not allowed"),
         ({"extra": ["other.blend"]}, "not an option"),
         ({"extra": ["-t"]}, "needs a value"),
-        ({"extra": ["-E", "-y"]}, "not the option '-y'"),
-        ({"extra": ["--threads", "--python-expr"]}, "not the option"),
+        ({"extra": ["-E", "-y"]}, "not '-y'"),
+        ({"extra": ["--threads", "--python-expr"]}, "does not start with '-'"),
+        ({"extra": ["-t", "-1"]}, "does not start with '-'"),
+        ({"scene": "-y"}, "starts with '-': Blender would read it as an option"),
+        ({"scene": "--enable-autoexec"}, "starts with '-'"),
         ({"extra": "-t 4"}, "list"),
         ({"after": [1]}, "list of strings"),
         ({"trust_scripts": "yes"}, "true or false"),
@@ -130,7 +126,8 @@ def test_code_running_options_are_allowed_when_the_job_trusts_scripts() -> None:
 
 def test_options_with_values_and_equals_forms() -> None:
     check_extra(["-t", "4", "--engine=CYCLES", "--factory-startup", "-E", "BLENDER_WORKBENCH"], trust_scripts=False)
-    check_extra(["--log-level", "-1"], trust_scripts=False)
+    with pytest.raises(BadInfoFile, match="does not start with '-'"):  # an earlier pass reads `-1` as an option
+        check_extra(["--log-level", "-1"], trust_scripts=False)
     with pytest.raises(BadInfoFile, match="needs a value"):
         check_extra(["--threads"], trust_scripts=False)
 
@@ -153,10 +150,25 @@ def test_a_script_job_fails_on_a_python_error() -> None:
 
 def test_the_daemon_uses_its_own_blender_and_its_own_mount_of_the_spool(tmp_path: Path) -> None:
     caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
-    argv = BlenderKind().argv(chunk(), Spool(tmp_path / "mnt"), caps)
+    launch = BlenderKind().launch(chunk(), Spool(tmp_path / "mnt"), caps, None)
+    argv = launch.argv
     assert argv[:3] == ["/opt/b/blender", "-b", str(tmp_path / "mnt" / "shots" / "a.blend")]
-    absolute = chunk(file="/shared/proj/a.blend")
-    assert BlenderKind().argv(absolute, Spool(tmp_path), caps)[2] == "/shared/proj/a.blend"
+    staging = launch.staging.path
+    assert staging.parent == tmp_path / "mnt" / "shots" / "render" and staging.name.startswith(".renderd-j1-0001-")
+    assert argv[4:8] == ["-S", "Main", "-o", f"{staging}/main_####.png"]
+    assert launch.settle([], True) == [] and not staging.exists()
+    absolute = chunk(file="/shared/proj/a.blend", output=str(tmp_path / "out" / "f_####.png"))
+    launch = BlenderKind().launch(absolute, Spool(tmp_path), caps, None)
+    assert launch.argv[2] == "/shared/proj/a.blend"
+    launch.settle([], False)
+
+
+def test_a_relative_spool_path_still_gives_blender_absolute_paths(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
+    launch = BlenderKind().launch(chunk(file="-y.blend"), Spool(Path("spool")), caps, None)
+    assert launch.argv[2] == str(tmp_path / "spool" / "-y.blend") and launch.argv[7].startswith("/")
+    launch.settle([], False)
 
 
 def test_hosts_with_an_older_blender_or_without_scripts_leave_the_chunk() -> None:

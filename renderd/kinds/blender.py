@@ -1,42 +1,39 @@
 """The `blender` chunk kind: validated fields in, `blender -b FILE -Y -S SCENE ... -a` out.
 
-A Blender chunk stores fields, never a command line; this daemon builds the command itself
-with its own Blender and its own mount of the spool.  The fields (file, scene, extra, after,
-trust_scripts, version, output, movie) are validated in the format layer,
-`renderd.format.blender_fields`, so that reading an info file never imports this module.
+A Blender chunk stores fields (renderd/format/blender_fields.py), never a command line; this
+daemon builds the command itself, with its own Blender (an absolute path found at start) and
+its own mount of the spool.  Nothing from the spool reaches Blender where it could read as an
+option: the fields refuse values starting with `-`, and the .blend and the output are passed
+as absolute paths.  Each run renders into a staging folder of the daemon's own
+(kinds/blender_staging.py), from which finished frames are renamed into place.
 
 Success is judged here, not by Blender's exit code: Blender exits 0 when `-S` names no such
 scene (it renders the active scene instead) and when it skipped frames that exist
 (Overwrite off), so a chunk succeeded only if Blender switched to the scene and every
-frame it was to render exists afterwards, complete and newer than the .blend.
+frame it was to render exists afterwards, complete, a real file (not a link) and newer than
+the .blend.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import errno
 import os
 import re
-import shutil
 import stat
-import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from renderd.errors import BadInfoFile
-from renderd.format.blender_fields import HASHES_RE, PYTHON_RUNNERS, validate_fields
+from renderd.format.blender_fields import HASHES_RE, PYTHON_RUNNERS, check_frames, validate_fields
+from renderd.kinds.base import Capabilities
+from renderd.kinds.blender_staging import Staging
+from renderd.kinds.blender_version import version_tuple
+from renderd.spool import ChunkInfo, Spool
 
-if TYPE_CHECKING:
-    from renderd.kinds import Capabilities
-    from renderd.spool import ChunkInfo, Spool
-
-log = logging.getLogger(__name__)
-
-VERSION_RE = re.compile(r"^Blender (\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
 LOG5_PREFIX = r"(?:\d+:)?\d+:\d+(?:\.\d+)?\s+[\w.]+\s+\|\s?"
 LOG_LIMIT = 8 * 1024 * 1024
-
 
 # Image formats whose files end in a known trailer: a frame cut short is not done.
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -48,7 +45,7 @@ JPEG_END = b"\xff\xd9"
 
 def on_this_host(spool_root: Path, path: str) -> Path:
     """A recorded path as this host sees it: relative ones against its own mount of the spool."""
-    return Path(path) if path.startswith("/") else spool_root / path
+    return Path(path) if path.startswith("/") else Path(os.path.abspath(spool_root)) / path
 
 
 def _split_last_hashes(pattern: str) -> tuple[str, int, str] | None:
@@ -81,9 +78,10 @@ def movie_stem(pattern: str, start: int, end: int) -> str:
 
 
 def frame_complete(path: Path) -> bool:
-    """A finished frame: a non-empty regular file, with its format's trailer where there is one."""
+    """A finished frame: a non-empty regular file (never a symlink), with its format's trailer
+    where there is one."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -102,9 +100,13 @@ def frame_complete(path: Path) -> bool:
 def frame_problem(path: Path, newer_than_ns: int) -> str | None:
     """Why a frame file does not count as rendered (None: it does)."""
     try:
-        st = path.stat()
+        st = path.lstat()
     except OSError:
         return "missing"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link, not a frame"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
     if st.st_size == 0:
         return "empty (a placeholder?)"
     if not frame_complete(path):
@@ -117,8 +119,15 @@ def frame_problem(path: Path, newer_than_ns: int) -> str | None:
 # --------------------------------------------------------------------------- command line
 
 
-def build_argv(blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int) -> list[str]:
-    argv = [blender, "-b", blend, "-Y", "-S", fields["scene"], "-s", str(start), "-e", str(end), "-j", str(step)]
+def build_argv(
+    blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int, output: str | None = None
+) -> list[str]:
+    """Blender's command line; `output` (the staging folder's pattern) is passed as `-o` after `-S`
+    (Blender applies `-o` to the scene chosen before it)."""
+    argv = [blender, "-b", blend, "-Y", "-S", fields["scene"]]
+    if output is not None:
+        argv += ["-o", output]
+    argv += ["-s", str(start), "-e", str(end), "-j", str(step)]
     extra = list(fields["extra"])
     if any(word.split("=", 1)[0] in PYTHON_RUNNERS for word in extra) and "--python-exit-code" not in extra:
         extra = ["--python-exit-code", "1", *extra]  # else a failing script still exits 0
@@ -126,68 +135,6 @@ def build_argv(blender: str, blend: str, fields: Mapping[str, Any], start: int, 
     if fields["after"]:
         argv += ["--", *fields["after"]]
     return argv
-
-
-def host_version(blender: str, cache_dir: Path | None = None) -> str | None:
-    """`blender --version` of this host's Blender ("3.4.1"), None if it does not run.
-
-    Cached per program file (path, size, mtime) so a daemon restart does not pay ~0.4 s."""
-    program = shutil.which(blender)
-    if program is None:
-        return None
-    real = os.path.realpath(program)
-    try:
-        st = os.stat(real)
-    except OSError:
-        return None
-    key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
-    cache = (cache_dir or _cache_dir()) / "blender-versions.json"
-    known = _read_cache(cache)
-    if isinstance(known.get(key), str):
-        return str(known[key])
-    try:
-        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
-    except (OSError, subprocess.SubprocessError) as err:
-        log.warning("cannot run %s --version: %s", program, err)
-        return None
-    m = VERSION_RE.search(out)
-    if m is None:
-        log.warning("%s --version did not say which Blender it is", program)
-        return None
-    version = ".".join(g for g in m.groups() if g is not None)
-    known[key] = version
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, cache)
-    except OSError as err:
-        log.debug("cannot cache the Blender version: %s", err)
-    return version
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "renderd"
-
-
-def _read_cache(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def version_tuple(text: str | None) -> tuple[int, int] | None:
-    """ "3.4.1" -> (3, 4)."""
-    if not text:
-        return None
-    parts = text.split(".")
-    try:
-        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- the kind
@@ -205,6 +152,31 @@ def refusal(need: Sequence[int] | None, trust_scripts: bool, have: str | None, a
     return None
 
 
+@dataclass
+class BlenderLaunch:
+    """One Blender run: its argv and the staging folder its frames go through."""
+
+    argv: list[str]
+    staging: Staging
+    frame_names: list[str] = field(default_factory=list)  # empty for a video
+    movie_prefix: str = ""
+
+    def collect(self, saved: Sequence[str]) -> None:
+        self.staging.move_saved(saved)
+
+    def settle(self, saved: Sequence[str], exited_ok: bool) -> list[str]:
+        try:
+            self.staging.move_saved(saved)
+            if exited_ok:  # Blender closed every file it wrote: all of them are whole
+                wanted = set(self.frame_names)
+                for name in self.staging.names():
+                    if name in wanted or (self.movie_prefix and name.startswith(self.movie_prefix)):
+                        self.staging.move(name)
+        finally:
+            self.staging.close()
+        return [self.staging.final_path(p) for p in saved]
+
+
 class BlenderKind:
     def refuse(self, info: ChunkInfo, caps: Capabilities) -> str | None:
         if caps.blender_version is None:
@@ -214,10 +186,33 @@ class BlenderKind:
             fields.get("version"), bool(fields.get("trust_scripts")), caps.blender_version, caps.allow_scripts
         )
 
-    def argv(self, info: ChunkInfo, spool: Spool, caps: Capabilities) -> list[str]:
+    def launch(self, info: ChunkInfo, spool: Spool, caps: Capabilities, notes: Path | None) -> BlenderLaunch:
         fields = _fields(info)
+        if not os.path.isabs(caps.blender):
+            raise OSError(errno.ENOENT, f"no Blender program found on this host ({caps.blender!r})")
         blend = str(on_this_host(spool.root, fields["file"]))
-        return build_argv(caps.blender, blend, fields, info.start, info.end, info.step)
+        pattern = on_this_host(spool.root, fields["output"])
+        try:
+            staging = Staging(pattern.parent, info.chunk, notes)
+        except OSError as err:
+            if err.errno == errno.ELOOP or err.errno == errno.ENOTDIR:
+                what = f"the output folder {pattern.parent} is a symbolic link or not a folder"
+                raise OSError(err.errno, what) from err
+            raise
+        try:
+            if fields["movie"]:
+                names: list[str] = []
+                prefix = Path(movie_stem(pattern.name, info.start, info.end)).name
+            else:
+                names = [frame_file(pattern.name, f) for f in info.frames]
+                prefix = ""
+                staging.mark_existing(names)
+            argv = build_argv(caps.blender, blend, fields, info.start, info.end, info.step,
+                              str(staging.path / pattern.name))
+        except BaseException:
+            staging.close()
+            raise
+        return BlenderLaunch(argv, staging, names, prefix)
 
     def check_result(self, info: ChunkInfo, spool: Spool, log: Path) -> str | None:
         fields = _fields(info)
@@ -258,7 +253,9 @@ def scene_switched(log_text: str, scene: str) -> bool:
 def _fields(info: ChunkInfo) -> dict[str, Any]:
     if info.blender is None:
         raise BadInfoFile("a blender chunk needs its 'blender' fields")
-    return validate_fields(info.blender)
+    fields = validate_fields(info.blender)
+    check_frames(info.start, info.end)
+    return fields
 
 
 def _movie_problem(pattern: str, info: ChunkInfo, newer_than_ns: int) -> str | None:
