@@ -1,14 +1,31 @@
 """renderd: a render farm that is nothing but a shared folder."""
 
+import shutil
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent
 VERSION = "0.1.0"
 
+
+
+class BuildWithShare(build_py):
+    """Copy systemd/ and docs/ into the built package (render_frontend/share/): `render
+    install-service` installs the units and the docs from there when not run from a checkout."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "render_frontend" / "share"
+        for name in ("systemd", "docs"):
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, target / name, dirs_exist_ok=True)
+
+
 setup(
     name="renderd",
+    cmdclass={"build_py": BuildWithShare},
     version=VERSION,
     description="A render farm that is nothing but a shared folder",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
@@ -16,13 +33,16 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["renderd", "renderd.*", "render_frontend", "render_frontend.*"]),
     package_data={"render_frontend": ["blender_addon/*", "blender_addon/**/*"], "renderd": ["py.typed"]},
+    # Upper bounds at the next major version: a new major of any of these may change what we use
+    # (blender-asset-tracer 2.x is another tool, run inside Blender, without the `trace` module).
+    # BAT pulls in requests (+ urllib3, idna, certifi, charset-normalizer) for its Shaman packer,
+    # which renderd never imports; pip cannot skip a dependency's dependency (docs/install.md).
     install_requires=[
-        "filelock>=3.20.1",
-        "watchdog>=4.0",
-        "click>=8.1.7",
-        "blender-asset-tracer>=1.19",
-        "zstandard>=0.22",
-        "rich>=13.7",
+        "filelock>=3.20.1,<5",
+        "click>=8.1.7,<9",
+        "blender-asset-tracer>=1.19,<2",
+        "zstandard>=0.22,<1",
+        "rich>=13.7,<16",
     ],
     extras_require={
         "test": [
@@ -30,6 +50,7 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.5",
             "mypy>=1.10",
+            "wheel>=0.40",  # tests/integration/test_wheel_install.py builds a wheel without isolation
         ],
     },
     entry_points={
@@ -41,6 +62,8 @@ setup(
     classifiers=[
         "Operating System :: POSIX :: Linux",
         "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Topic :: Multimedia :: Graphics :: 3D Rendering",
     ],
 )

@@ -24,10 +24,11 @@ A user's settings ($XDG_CONFIG_HOME is honoured).
 .TP
 .I /etc/renderd/renderd.toml
 The machine's settings, read when no user file exists.  [renderd] holds the daemon's long option
-names (dashes or underscores), [render] and [render.COMMAND] the front-end's.  See docs/config.md.
+names (dashes or underscores), [render] and [render.COMMAND] the front-end's.  See config.md in
+the documentation (SEE ALSO).
 .TP
 .I SPOOL/renderd-spool.toml
-Marks a folder as a spool; the layout is in docs/spool-format.md.
+Marks a folder as a spool; the layout is in spool-format.md in the documentation.
 .SH ENVIRONMENT
 .TP
 .B RENDERD_SPOOL
@@ -104,7 +105,8 @@ def page(command: click.Command, name: str) -> str:
         escape(f'eval "$(_{name.upper()}_COMPLETE=bash_source {name})"  (zsh_source and fish_source likewise)'),
         ".SH SEE ALSO",
         ".BR render (1)," if name == "renderd" else ".BR renderd (1),",
-        "README.md and docs/ in the source tree.",
+        escape("The documentation: /usr/local/share/doc/renderd/*.md (written by render install-service; "
+               "~/.local/share/doc/renderd with --user), or docs/ in the source tree."),
     ]
     return "\n".join(lines) + "\n"
 

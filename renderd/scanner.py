@@ -1,6 +1,6 @@
 """Finding queued chunks cheaply: names-only listings, re-listed only when a folder changed.
 
-inotify (watchdog) wakes us for what this host writes; it never fires for what other NFS
+inotify (renderd/inotify.py) wakes us for what this host writes; it never fires for what other NFS
 clients write, so the daemon also polls.  A poll stats the queue folder and each job
 folder and re-lists only those whose mtime changed (or changed so recently that the
 mtime's granularity could hide a second change), so 100 000 queued chunks cost little.
@@ -8,18 +8,17 @@ mtime's granularity could hide a second change), so 100 000 queued chunks cost l
 
 from __future__ import annotations
 
-import importlib
+import logging
 import os
 import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-
+from renderd.inotify import InotifyError, TreeWatch
 from renderd.spool import QueueDir, Spool
 
+log = logging.getLogger(__name__)
 RECENT_NS = 2_000_000_000
 LINKED = -2
 FULL_RELIST_SECONDS = 60.0
@@ -119,52 +118,31 @@ def _changed(listing: _Listing | None, mtime_ns: int) -> bool:
     return listing.listed_at_ns - mtime_ns < RECENT_NS
 
 
-def _no_move_pairing_delay() -> None:
-    """Stop watchdog holding every event back for half a second behind each claim.
+class QueueWatch:
+    """Wakes the daemon when a chunk or a job folder arrives in queue/ (on this host's mount).
 
-    watchdog keeps an IN_MOVED_FROM for 0.5 s to pair it with its IN_MOVED_TO, in a FIFO: each
-    claim (a rename out of queue/) held up the next chunk's wake by up to 0.5 s (bench/dispatch.py
-    measured a 250 ms median claim latency).  A move and a creation wake us alike, so we need no
-    pairing.  With another watchdog layout this does nothing, and only costs that latency.
+    Our own inotify watcher (renderd/inotify.py): one wake per folder per batch of kernel
+    events, no move-pairing delay, no synthetic per-file events.  Where inotify cannot be set
+    up the daemon polls only, and says so once.
     """
-    for module, holder in (
-        ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),  # watchdog 7
-        ("watchdog.observers.inotify_buffer", "InotifyBuffer"),  # older watchdog
-    ):
-        try:
-            cls = getattr(importlib.import_module(module), holder)
-        except (ImportError, AttributeError):
-            continue
-        cls.delay = 0.0
-        return
-
-
-class QueueWatch(FileSystemEventHandler):
-    """Wakes the daemon when a chunk or a job folder arrives in queue/ (on this host's mount)."""
 
     def __init__(self, spool: Spool, wake: Callable[[str | None], None]) -> None:
         self.queue = str(spool.root / "queue")
-        self.wake = wake
-        _no_move_pairing_delay()
-        self.observer = Observer()
-        self.observer.schedule(self, self.queue, recursive=True)
+        self.tree: TreeWatch | None = None
+        try:
+            self.tree = TreeWatch(self.queue, wake)
+        except InotifyError as err:
+            log.warning("%s: %s; polling only", self.queue, err.strerror)
 
     def start(self) -> None:
-        self.observer.daemon = True
-        self.observer.start()
+        if self.tree is None:
+            return
+        try:
+            self.tree.start()
+        except InotifyError as err:
+            log.warning("%s: %s; polling only", self.queue, err.strerror)
+            self.tree = None
 
     def stop(self) -> None:
-        self.observer.stop()
-        self.observer.join(timeout=5)
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        # A folder moved into queue/ (a new job) wakes us once; watchdog also makes up an event
-        # for every file in it ("synthetic"), which for a 100 000-chunk job meant minutes of CPU.
-        if event.event_type not in ("created", "moved", "closed") or getattr(event, "is_synthetic", False):
-            return
-        dest = event.dest_path if event.event_type == "moved" else event.src_path
-        dest = dest.decode() if isinstance(dest, bytes) else dest
-        if not dest.startswith(self.queue + "/"):
-            return
-        rel = dest[len(self.queue) + 1 :].split("/")
-        self.wake(rel[0] if len(rel) > 1 else None)
+        if self.tree is not None:
+            self.tree.stop()

@@ -1,8 +1,13 @@
 """`render install-service [--user] [--dry-run]`: install and enable renderd's systemd unit here.
 
-The unit files are the ones in the source tree's systemd/ folder, with two lines filled in for
-this machine: ExecStart= (this installation's `renderd`, or its Python for the spawner) and
-RequiresMountsFor= (the spool).
+The unit files are the ones shipped with renderd (render_frontend/share.py: the package's copy,
+or the source tree's systemd/ folder), with two lines filled in for this machine: ExecStart=
+(this installation's `renderd`, or its Python for the spawner) and RequiresMountsFor= (the
+spool).  The docs the man pages point to go to share/doc/renderd beside the man pages.
+
+Everything that can fail is checked before the first step is printed (unit files found, the
+renderd program, root for the system unit), so a dry run never shows steps the real command
+then cannot carry out.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import grp
 import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -19,10 +25,9 @@ from pathlib import Path
 
 import click
 
-from render_frontend import manpage, terminal
+from render_frontend import manpage, share, terminal
 from render_frontend.context import Context, pass_ctx
 
-UNITS = Path(__file__).resolve().parents[2] / "systemd"
 SERVICE_USER = "renderd"
 SYSTEM_UNITS = ("renderd.service", "renderd-chunks.slice", "renderd-spawner.socket", "renderd-spawner@.service")
 GPU_GROUPS = ("video", "render")
@@ -64,13 +69,11 @@ class Plan:
 
 def unit_text(name: str, renderd: Path, spool: Path | None) -> str:
     """A unit file from systemd/, with this machine's renderd and spool filled in."""
-    source = UNITS / name
     try:
+        source = share.path(f"systemd/{name}")
         text = source.read_text(encoding="utf-8")
-    except OSError:
-        raise click.ClickException(
-            f"{source}: unit file not found; install-service works from a source checkout (pip install -e .)"
-        ) from None
+    except OSError as err:
+        raise click.ClickException(f"unit file {name}: {err}") from None
     programs = {"/usr/local/bin/renderd": renderd, "/usr/local/bin/python3": Path(sys.executable)}
     lines = []
     for line in text.splitlines():
@@ -155,17 +158,31 @@ def command(ctx: Context, user_unit: bool, dry_run: bool, root: Path | None, uid
 def _install_user(plan: Plan, renderd: Path, spool: Path, no_start: bool) -> None:
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     units = base / "systemd" / "user"
-    plan.write(units / "renderd.service", unit_text("user/renderd.service", renderd, spool))
-    plan.write(units / "renderd-chunks.slice", unit_text("renderd-chunks.slice", renderd, spool))
+    texts = {"renderd.service": unit_text("user/renderd.service", renderd, spool),
+             "renderd-chunks.slice": unit_text("renderd-chunks.slice", renderd, spool)}
+    docs = _docs()
+    _need_programs(["systemctl"])
+    for unit, text in texts.items():
+        plan.write(units / unit, text)
     plan.write(base / "renderd" / "config.toml", config_text(spool), keep_existing=True)
-    _write_man_pages(plan, Path.home() / ".local" / "share" / "man" / "man1")
+    _write_man_pages(plan, Path.home() / ".local" / "share", docs)
     plan.run("systemctl", "--user", "daemon-reload")
     plan.run("systemctl", "--user", "enable", *([] if no_start else ["--now"]), "renderd.service")
 
 
 def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, uid: int | None, no_start: bool) -> None:
-    if root is None and not plan.dry_run and os.geteuid() != 0:
-        raise click.ClickException("installing the system unit needs root (or try --user, or --dry-run)")
+    texts = {unit: unit_text(unit, renderd, spool) for unit in SYSTEM_UNITS}
+    docs = _docs()
+    needed = ["systemctl"]
+    if root is None and not _user_exists(SERVICE_USER):
+        needed += ["groupadd", "useradd"] if uid is not None else ["useradd"]
+    if root is None and any(_group_exists(g) for g in GPU_GROUPS):
+        needed.append("usermod")
+    _need_programs(needed)
+    if root is None and os.geteuid() != 0:
+        if not plan.dry_run:
+            raise click.ClickException("installing the system unit needs root (or try --user, or --dry-run)")
+        terminal.echo("(not root: this is what `render install-service` would do when run as root)")
     if not readable_by_all(renderd):
         terminal.echo(
             f"warning: {renderd} is not reachable by other users; the `{SERVICE_USER}` user cannot run it "
@@ -178,10 +195,10 @@ def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, u
         _ensure_user(plan, uid)
     else:
         terminal.echo(f"skip   creating the `{SERVICE_USER}` user (--root)")
-    for unit in SYSTEM_UNITS:
-        plan.write(etc / "systemd" / "system" / unit, unit_text(unit, renderd, spool))
+    for unit, text in texts.items():
+        plan.write(etc / "systemd" / "system" / unit, text)
     plan.write(etc / "renderd" / "renderd.toml", config_text(spool), keep_existing=True)
-    _write_man_pages(plan, prefix / "usr" / "local" / "share" / "man" / "man1")
+    _write_man_pages(plan, prefix / "usr" / "local" / "share", docs)
     if root is not None:
         plan.run("systemctl", f"--root={prefix}", "enable", "renderd.service")
         return
@@ -189,10 +206,20 @@ def _install_system(plan: Plan, renderd: Path, spool: Path, root: Path | None, u
     plan.run("systemctl", "enable", *([] if no_start else ["--now"]), "renderd.service")
 
 
-def _write_man_pages(plan: Plan, folder: Path) -> None:
-    """So that the unit's Documentation=man:renderd(1) and `man render` work."""
+def _docs() -> dict[str, str]:
+    """The docs the man pages point to (share/doc/renderd/*.md), read before any step is taken."""
+    try:
+        return {p.name: p.read_text(encoding="utf-8") for p in share.docs()}
+    except OSError as err:
+        raise click.ClickException(f"the documentation: {err}") from None
+
+
+def _write_man_pages(plan: Plan, share_dir: Path, docs: dict[str, str]) -> None:
+    """So that the unit's Documentation=man:renderd(1), `man render` and the pages' SEE ALSO work."""
     for filename, text in manpage.pages().items():
-        plan.write(folder / filename, text, show=False)
+        plan.write(share_dir / "man" / "man1" / filename, text, show=False)
+    for filename, text in docs.items():
+        plan.write(share_dir / "doc" / "renderd" / filename, text, show=False)
 
 
 def _ensure_user(plan: Plan, uid: int | None) -> None:
@@ -215,6 +242,21 @@ def _ensure_user(plan: Plan, uid: int | None) -> None:
     groups = [g for g in GPU_GROUPS if _group_exists(g)]
     if groups:
         plan.run("usermod", "--append", "--groups", ",".join(groups), SERVICE_USER)
+
+
+def _need_programs(names: list[str]) -> None:
+    """Every program a step will run, found before the first step (dry run or not)."""
+    missing = [n for n in names if shutil.which(n) is None and shutil.which(n, path="/usr/sbin:/sbin") is None]
+    if missing:
+        raise click.ClickException(f"{', '.join(missing)}: not found on this machine; install-service needs them")
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _group_exists(name: str) -> bool:
