@@ -96,13 +96,19 @@ class ChunkInfo:
     def from_bytes(cls, raw: bytes, filename: str | None = None) -> ChunkInfo:
         """Parse and validate; BadInfoFile says why a file cannot be trusted."""
         data = jsonload.load_object(raw, what="info file", limit=MAX_INFO_BYTES, error=BadInfoFile)
+        info = cls.from_dict(data)
+        if filename is not None and INFO_RE.match(filename) is not None and filename != f"{info.chunk}.info":
+            raise BadInfoFile(f"file name {filename!r} does not match its chunk {info.chunk!r}")
+        return info
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChunkInfo:
+        """Validate parsed JSON (an info file, or the `info` a done or cancelled record keeps)."""
         info = _validated(data)
         try:  # what we accept we must be able to write back (a lone surrogate from a \ud800 escape cannot be)
             json.dumps(info.as_dict(), ensure_ascii=False).encode()  # as to_bytes, without its slower indent
         except UnicodeEncodeError:
             raise BadInfoFile("holds a string that is not valid Unicode") from None
-        if filename is not None and INFO_RE.match(filename) is not None and filename != f"{info.chunk}.info":
-            raise BadInfoFile(f"file name {filename!r} does not match its chunk {info.chunk!r}")
         return info
 
 

@@ -23,6 +23,7 @@ MAX_NUMBER_CHARS = 32  # a 64-bit int is 20 characters, a float's repr at most 2
 
 _STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST_RE = re.compile(rb"\[\]|\{\}")
 
 
 def nesting_depth_ok(raw: bytes, depth: int) -> bool:
@@ -37,7 +38,7 @@ def nesting_depth_ok(raw: bytes, depth: int) -> bool:
     for _ in range(depth):
         if not brackets:
             return True
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        shorter = _INNERMOST_RE.sub(b"", brackets)  # one level per pass (two replace() calls could take two)
         if len(shorter) == len(brackets):
             return False  # unbalanced or mismatched: not JSON
         brackets = shorter

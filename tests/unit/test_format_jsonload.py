@@ -78,3 +78,18 @@ def test_numbers_and_sizes_out_of_bounds_are_refused(raw: bytes, words: str) -> 
 def test_load_object_refuses_other_tops() -> None:
     with pytest.raises(BadRecord, match="not a JSON object"):
         jsonload.load_object(b"[1]", "m.json", what="manifest")
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((depth_of(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth_of(v) for v in value.values()), default=0)
+    return 0
+
+
+@given(json_values)
+def test_measured_depth_is_the_real_depth(value: object) -> None:
+    raw, depth = jsonload.dumps(value), depth_of(value)
+    assert jsonload.nesting_depth_ok(raw, depth)
+    assert depth == 0 or not jsonload.nesting_depth_ok(raw, depth - 1)

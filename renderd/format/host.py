@@ -1,0 +1,143 @@
+"""The host record (format 1): `hosts/<host>.json`, what a daemon offers and is doing.
+
+Its daemon rewrites it every heartbeat; other daemons read whether it is live and what it may
+run (to leave a chunk to a host it has not failed on), `render hosts`/`top`/`status` show it.
+Any artist can plant one, so every field any reader uses is checked here (a `load` that is an
+int, `[` x 100 000, a heartbeat of 1e300 once crashed readers or stopped daemons).  Fields this
+renderd does not know are kept as written (a newer daemon's), never read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from renderd.format import FORMAT, jsonload
+from renderd.format.fields import MAX_INT, Fields
+from renderd.format.names import MAX_PID
+
+MAX_HOST_BYTES = 1024 * 1024
+HOST_STALE_AFTER = 30.0
+MAX_SLOTS = 1024
+MAX_LOAD = 1e6
+KNOWN = frozenset({"format", "name", "hostname", "pid", "cpus", "load", "mem_total", "mem_free", "swap_total",
+                   "swap_free", "state", "chunks", "version", "heartbeat", "started", "stale_after", "slots",
+                   "allow_commands", "allow_scripts", "blender_version", "when", "queued_seen", "admin_group",
+                   "control", "policy", "owner_idle", "idle_after", "schedule"})
+PROGRESS_SCALARS = (int, float, str, bool, type(None))
+
+
+@dataclass(frozen=True)
+class HostChunk:
+    """A chunk the host is running."""
+
+    chunk: str
+    job: str
+    start: int = 0
+    end: int = 0
+    started: float | None = None
+    pid: int | None = None
+    suspended: bool = False
+    progress: dict[str, Any] | None = None  # the render's own progress (frames saved, ...): flat, small
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chunk": self.chunk, "job": self.job, "start": self.start, "end": self.end, "started": self.started,
+                "pid": self.pid, "suspended": self.suspended, "progress": self.progress}
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    name: str
+    heartbeat: float | None = None
+    state: str = "offline"
+    hostname: str = ""
+    pid: int | None = None
+    cpus: int | None = None
+    load: tuple[float, float, float] | None = None
+    mem_total: int | None = None
+    mem_free: int | None = None
+    swap_total: int | None = None
+    swap_free: int | None = None
+    chunks: tuple[HostChunk, ...] = ()
+    version: str = ""
+    started: float | None = None
+    stale_after: float = HOST_STALE_AFTER
+    slots: int | None = None
+    allow_commands: bool = False
+    allow_scripts: bool = False
+    blender_version: str | None = None
+    when: str | None = None
+    queued_seen: int | None = None
+    admin_group: str | None = None
+    control: str | None = None
+    policy: str | None = None
+    owner_idle: float | None = None
+    idle_after: float | None = None
+    schedule: str | None = None
+    rest: dict[str, Any] = field(default_factory=dict)
+    format: int = FORMAT
+
+    def is_live(self, at: float | None = None) -> bool:
+        """Live while its record was refreshed recently and it did not sign off."""
+        if self.heartbeat is None or self.state == "offline":
+            return False
+        return (at if at is not None else time.time()) - self.heartbeat < self.stale_after
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": self.format}
+        for key in KNOWN - {"format", "chunks", "load"}:
+            out[key] = getattr(self, key)
+        out["load"] = None if self.load is None else list(self.load)
+        out["chunks"] = [c.as_dict() for c in self.chunks]
+        return out | self.rest
+
+    def to_bytes(self) -> bytes:
+        return jsonload.dumps(self.as_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path | str | None = None) -> HostRecord:
+        f = Fields(data, path, "host record")
+        fmt = f.version(FORMAT)
+        name = f.name("name")
+        if path is not None and Path(path).name.endswith(".json") and Path(path).name != f"{name}.json":
+            raise f.fail(f"names host {name!r}, not the one its file name says")
+        load = f.items("load", None, 3)
+        if load is not None and not (len(load) == 3 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_LOAD for v in load)):
+            raise f.fail("field 'load' must be three load averages")
+        raw_chunks = f.items("chunks", [], MAX_SLOTS)
+        if not all(isinstance(c, dict) for c in raw_chunks):
+            raise f.fail("field 'chunks' must be a list of objects")
+        sizes = {k: f.integer(k, None, 0, MAX_INT) for k in ("mem_total", "mem_free", "swap_total", "swap_free")}
+        return cls(
+            name=name, heartbeat=f.optional_number("heartbeat"), state=f.text("state", "offline", 32),
+            hostname=f.text("hostname", "", 256), pid=f.integer("pid", None, 0, MAX_PID),
+            cpus=f.integer("cpus", None, 0, 1 << 16), load=None if load is None else (load[0], load[1], load[2]),
+            chunks=tuple(_chunk(Fields(c, path, "host record chunk")) for c in raw_chunks),
+            version=f.text("version", "", 64), started=f.optional_number("started"),
+            stale_after=f.number("stale_after", HOST_STALE_AFTER, 0.0, 86400.0),
+            slots=f.integer("slots", None, 0, MAX_SLOTS), allow_commands=f.boolean("allow_commands", False),
+            allow_scripts=f.boolean("allow_scripts", False), blender_version=f.optional_text("blender_version", 64),
+            when=f.optional_text("when", 256), queued_seen=f.integer("queued_seen", None, 0, MAX_INT),
+            admin_group=f.optional_text("admin_group", 256), control=f.optional_text("control", 32),
+            policy=f.optional_text("policy", 1024), owner_idle=f.optional_number("owner_idle"),
+            idle_after=f.optional_number("idle_after"), schedule=f.optional_text("schedule", 1024),
+            rest={k: v for k, v in data.items() if k not in KNOWN}, format=fmt, **sizes,
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: Path | str | None = None) -> HostRecord:
+        return cls.from_dict(jsonload.load_object(raw, path, what="host record", limit=MAX_HOST_BYTES), path)
+
+
+def _chunk(f: Fields) -> HostChunk:
+    progress = f.obj("progress", None) if f.data.get("progress") is not None else None
+    if progress is not None and (len(progress) > 64 or not all(
+            isinstance(v, PROGRESS_SCALARS) and (not isinstance(v, str) or len(v) <= 1024) for v in progress.values())):
+        raise f.fail("field 'progress' must be a small flat object")
+    return HostChunk(chunk=f.name("chunk"), job=f.name("job"), start=f.integer("start", 0, -(10**9), 10**9),
+                     end=f.integer("end", 0, -(10**9), 10**9), started=f.optional_number("started"),
+                     pid=f.integer("pid", None, 0, MAX_PID) if f.data.get("pid") is not None else None,
+                     suspended=f.boolean("suspended", False), progress=progress)
