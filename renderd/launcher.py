@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import errno
 import json
 import os
 import platform
 import select
 import signal
+import stat
 import time
 from typing import Any
 
@@ -186,7 +188,7 @@ def _run(req: dict[str, Any], out_fd: int, parent: int) -> int:
     os.close(devnull)
 
     try:
-        log_fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+        log_fd = _open_log(req["log"])
     except OSError as err:
         _send(
             out_fd,
@@ -241,8 +243,18 @@ def _run(req: dict[str, Any], out_fd: int, parent: int) -> int:
     os.close(out_r)
     log.close()
     code, signum = _status(status)
-    _send(out_fd, {"token": token, "event": "exited", "code": code, "signal": signum, "error": None})
+    _send(out_fd, {"token": token, "event": "exited", "code": code, "signal": signum, "error": None,
+                   "log_error": log.error})
     return 0
+
+
+def _open_log(path: str) -> int:
+    """The chunk's log: never through a symlink, never blocking on a FIFO swapped in for it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return fd
 
 
 def _kill_leftovers(pgid: int) -> None:
@@ -263,22 +275,40 @@ def _kill_leftovers(pgid: int) -> None:
 
 
 class _CappedLog:
-    """Copies output to the log up to a cap, then keeps only the last lines for the end."""
+    """Copies output to the log up to a cap, then keeps only the last lines for the end.
+
+    A log that cannot be written (ENOSPC on a full spool, EPIPE or EIO from a FUSE mount, EFBIG)
+    must not end the launcher: it would leave the program unwatched and the daemon without an
+    `exited` message, the slot busy for ever.  So the first write error stops the logging (the
+    output is still read, or the program would block on a full pipe), and `error` says why; the
+    daemon writes it into the log's footer when it can and into its own log."""
 
     def __init__(self, fd: int, cap: int) -> None:
         self.fd = fd
         self.cap = cap
         self.written = 0
         self.tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
+        self.error: str | None = None
+
+    def _write(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            while data:
+                data = data[os.write(self.fd, data) :]
+        except OSError as err:
+            self.error = f"stopped writing the log: {err.strerror or err}"
+            self.tail.clear()
 
     def write(self, data: bytes) -> None:
+        if self.error is not None:
+            return
         if self.written < self.cap:
             room = self.cap - self.written
-            os.write(self.fd, data[:room])
+            self._write(data[:room])
             self.written += min(room, len(data))
             if self.written >= self.cap:
-                note = f"\n[renderd: log capped at {self.cap} bytes; its last lines follow]\n"
-                os.write(self.fd, note.encode())
+                self._write(f"\n[renderd: log capped at {self.cap} bytes; its last lines follow]\n".encode())
                 data = data[room:]
             else:
                 return
@@ -286,5 +316,8 @@ class _CappedLog:
 
     def close(self) -> None:
         if self.tail:
-            os.write(self.fd, b"".join(self.tail))
-        os.close(self.fd)
+            self._write(b"".join(self.tail))
+        try:
+            os.close(self.fd)
+        except OSError as err:  # NFS reports a failed write-back at close
+            self.error = self.error or f"closing the log failed: {err.strerror or err}"

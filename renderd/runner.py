@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Run:
     suspended: bool = False
     stop_reason: str | None = None  # timeout / lost / shutdown / cancel / preempt
     stop_sent: bool = False
+    launcher_gone_at: float | None = None  # when we first saw the launcher dead without its `exited`
 
     @property
     def elapsed(self) -> float:
@@ -85,6 +87,19 @@ class Runner:
         if run.program is not None and run.suspended:
             _killpg(run.program, signal.SIGCONT)
             run.suspended = False
+
+    def launcher_gone(self, run: Run) -> bool:
+        """Has the run's launcher exited?  (Its pidfd turns readable; it reports `exited` before.)"""
+        if run.pidfd is None:
+            return False
+        poller = select.poll()
+        poller.register(run.pidfd, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def kill_group(self, run: Run) -> None:
+        """SIGKILL what is left of a run whose launcher died (its death signal normally did it)."""
+        if run.program is not None:
+            _killpg(run.program, signal.SIGKILL)
 
     def finished(self, run: Run) -> None:
         if run.pidfd is not None:

@@ -66,16 +66,43 @@ def prefer_others(info: ChunkInfo, me: str, hosts: Mapping[str, Mapping[str, Any
     return None
 
 
+def differs_from_manifest(info: ChunkInfo, manifest: Mapping[str, Any] | None) -> str | None:
+    """Why a chunk is not what its job's owner submitted (None: it agrees, or there is no manifest).
+
+    The manifest is the owner's word on the job (written by `render add`); an info file is one
+    of thousands in a folder any artist may write.  What decides whether a daemon may run a job
+    (its kind, a Blender job's version and trust_scripts) is taken from a chunk only when the
+    chunk agrees with the manifest, so one planted chunk cannot make daemons leave the job."""
+    if manifest is None:
+        return None
+    kind = manifest.get("kind")
+    if isinstance(kind, str) and info.kind != kind:
+        return f"is a {info.kind!r} chunk in a {kind!r} job (its manifest says so)"
+    blend = manifest.get("blend")
+    if info.kind == "blender" and isinstance(blend, Mapping):
+        fields = info.blender or {}
+        if fields.get("trust_scripts") is True and blend.get("trust_scripts") is not True:
+            return "asks to run the .blend's scripts; its job's manifest does not"
+        want = blend.get("version")
+        if isinstance(want, list) and fields.get("version") is not None and list(fields["version"]) != want:
+            return f"says the .blend was saved by Blender {fields['version']!r}; its job's manifest says {want!r}"
+    return None
+
+
 def choose(
     info: ChunkInfo,
     folder_job: str,
     caps: Capabilities,
     me: str,
     hosts: Mapping[str, Mapping[str, Any]] | None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> Choice:
     """What to do with one queued chunk; `hosts` is read only when the chunk failed here before."""
     if info.job != folder_job:
         return Choice(Verdict.QUARANTINE, f"belongs to job {info.job!r}, found in the folder of {folder_job!r}")
+    differs = differs_from_manifest(info, manifest)
+    if differs is not None:
+        return Choice(Verdict.QUARANTINE, differs)
     refused = refusal(info, caps)
     if refused is not None:
         return Choice(Verdict.REFUSE, refused)
@@ -123,18 +150,22 @@ class ClaimingMixin(DaemonState):
             log.warning("cannot read %s: %s", path, err)
             return
         hosts = self.spool.hosts() if self.cfg.name in info.failed_hosts else None
-        choice = choose(info, qdir.job, self.caps, self.cfg.name, hosts)
+        manifest = self._manifest(qdir)
+        choice = choose(info, qdir.job, self.caps, self.cfg.name, hosts, manifest)
         if choice.verdict is Verdict.QUARANTINE:
             self._quarantine(qdir, chunk, path, choice.reason or "")
             return
         if self.jobs.holds_at_claim(info.job):
             return
-        if qdir.name not in self.job_refusals:
-            # One kind and one set of requirements per job: decide once for the whole folder.
-            self.job_refusals[qdir.name] = choice.reason if choice.verdict is Verdict.REFUSE else None
-            if choice.verdict is Verdict.REFUSE:
-                log.info("leaving job %s to other hosts: %s", qdir.job, choice.reason)
         if choice.verdict is Verdict.REFUSE:
+            if manifest is None:
+                # No owner's word on the job: this chunk alone is left (until its folder changes).
+                self.scanner.forget(qdir, chunk)
+            elif qdir.name not in self.job_refusals:
+                # The chunk agrees with its manifest, so its kind and requirements are the job's:
+                # decide once for the whole folder (not one read per chunk of a 100 000-chunk job).
+                self.job_refusals[qdir.name] = choice.reason
+                log.info("leaving job %s to other hosts: %s", qdir.job, choice.reason)
             return
         if choice.verdict is Verdict.DEFER:
             self.deferred[chunk] = Deferred(time.monotonic() + self.cfg.poll, choice.reason or "")
@@ -144,6 +175,16 @@ class ClaimingMixin(DaemonState):
         if taken is not None:
             self.deferred.pop(chunk, None)
             self._start(taken)
+
+    def _manifest(self, qdir: QueueDir) -> Mapping[str, Any] | None:
+        """The job's manifest, read once per queue folder (a new priority is a new folder)."""
+        if qdir.name not in self.manifests:
+            try:
+                self.manifests[qdir.name] = self.spool.read_manifest(qdir.job)
+            except (RecursionError, ValueError) as err:  # hostile JSON must not stop the claiming of other jobs
+                log.warning("cannot read the manifest of job %s: %s", qdir.job, type(err).__name__)
+                self.manifests[qdir.name] = None
+        return self.manifests[qdir.name]
 
     def _quarantine_linked(self, qdir: QueueDir) -> None:
         self._quarantine(None, "", self.spool.root / "queue" / qdir.name, "the job's queue folder is a symbolic link")

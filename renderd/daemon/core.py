@@ -123,6 +123,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
                 now = time.monotonic()
                 if now >= next_beat:
                     self._heartbeat()
+                    self._check_launchers()
                     next_beat = now + self.cfg.heartbeat
                 if now >= next_poll:
                     self._recover_stale()

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from renderd import claim
-from renderd.daemon.state import DaemonState, log
+from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.kinds import kind_of
 from renderd.runner import Run
 from renderd.spool import ChunkInfo, ClaimName
@@ -37,15 +37,20 @@ class Exit:
 
     code: int | None = None
     signal: int | None = None
-    error: str | None = None  # the program could not start, or the launcher failed
+    error: str | None = None  # the program could not start
+    died: str | None = None  # the launcher died without reporting the end (the daemon saw it go)
+    log_error: str | None = None  # the launcher could not write the log (and stopped logging)
 
     @classmethod
     def from_message(cls, msg: Mapping[str, Any]) -> Exit:
         code, sig, error = msg.get("code"), msg.get("signal"), msg.get("error")
+        died, log_error = msg.get("died"), msg.get("log_error")
         return cls(
             code if isinstance(code, int) else None,
             sig if isinstance(sig, int) else None,
             str(error) if error else None,
+            str(died) if died else None,
+            str(log_error) if log_error else None,
         )
 
 
@@ -72,6 +77,8 @@ def classify(stop_reason: str | None, seconds: float, exit: Exit) -> Outcome:
         return Outcome(Ending.GIVEN_BACK, "returned" if stop_reason == "shutdown" else "preempted")
     if stop_reason == "timeout":
         return Outcome(Ending.FAILED, f"timed out after {seconds:g} s")
+    if exit.died:
+        return Outcome(Ending.FAILED, f"the launcher died: {exit.died}")
     if exit.error:
         return Outcome(Ending.FAILED, f"could not start: {exit.error}")
     if exit.signal is not None:
@@ -81,12 +88,37 @@ def classify(stop_reason: str | None, seconds: float, exit: Exit) -> Outcome:
     return Outcome(Ending.DONE)
 
 
+MAX_RETRY_DELAY = 600.0
+
+
+def retry_delay(attempts: int, poll: float) -> float:
+    """How long a chunk that failed here waits before this daemon tries it again.
+
+    Doubling from one poll up to ten minutes: a chunk that fails at once (a missing cwd, a
+    .blend that is not a file) with a huge max_attempts would otherwise be claimed, failed and
+    re-queued in a busy loop; other hosts may take it meanwhile."""
+    return min(max(poll, 0.1) * 2.0 ** min(max(attempts - 1, 0), 16), MAX_RETRY_DELAY)
+
+
 class FinishingMixin(DaemonState):
+    def _fail_attempt(self, held: claim.Claim, info: ChunkInfo, reason: str) -> str | None:
+        """Count a failed attempt (claim.finish_failed) and back off before trying it here again."""
+        state = claim.finish_failed(self.spool, held, info, reason, self.cfg.name)
+        if state == "queued":
+            delay = retry_delay(info.attempts, self.cfg.poll)
+            self.deferred[info.chunk] = Deferred(time.monotonic() + delay, f"failed here: retry in {delay:g} s")
+        self.rescan = True
+        return state
+
     def _finish(self, run: Run, msg: Mapping[str, Any]) -> None:
         info, name = run.info, self.cfg.name
         seconds = round(run.elapsed, 3)
         outputs = self._end_progress(run)
-        outcome = classify(run.stop_reason, seconds, Exit.from_message(msg))
+        exit = Exit.from_message(msg)
+        if exit.log_error:
+            log.warning("%s: the launcher %s (%s)", info.chunk, exit.log_error, run.log)
+            self._footer(run, f"the launcher {exit.log_error}; the log is incomplete")
+        outcome = classify(run.stop_reason, seconds, exit)
         if run.launch is not None:  # frames into place (kinds/blender_staging.py), before they are judged
             outputs["saved"] = run.launch.settle(outputs.pop("saved", []), outcome.ending is Ending.DONE)
             outputs = {k: v for k, v in outputs.items() if v}
@@ -110,8 +142,7 @@ class FinishingMixin(DaemonState):
             self._record_done(run, seconds, outputs)
             return
         self._footer(run, f"FAILED: {reason}")
-        state = claim.finish_failed(self.spool, run.claim, info, reason, name)
-        self.rescan = True
+        state = self._fail_attempt(run.claim, info, reason)
         log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
         self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
                   log=str(run.log.relative_to(self.spool.root)))

@@ -7,38 +7,109 @@ heartbeat and whenever the state changes, so a change shows at once.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
+import stat
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from renderd import claim, host
 from renderd.daemon.state import DaemonState, log
 from renderd.spool import host_is_live
 
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+RECORD_LIMIT = 1024 * 1024
 
-def name_conflict(record: Mapping[str, Any] | None, me: str, hostname: str, pid: int) -> str | None:
-    """Why the daemon `me` must not start under its name (None: it may).
 
-    A live record of another process holds the name, unless it is this machine's and that
-    process is gone (a crash left the record behind)."""
-    if record is None or not host_is_live(record):
+def boot_id(path: str = BOOT_ID_PATH) -> str | None:
+    """This boot of this machine: a pid in a record from an earlier boot names nothing alive now."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except OSError:
         return None
-    other_pid = record.get("pid")
-    same_machine = record.get("hostname") == hostname
-    if same_machine and isinstance(other_pid, int) and (other_pid == pid or not claim.pid_alive(other_pid)):
+
+
+@dataclass(frozen=True)
+class OwnedRecord:
+    """A host record as read from hosts/, with the uid that owns its file (who wrote it)."""
+
+    data: Mapping[str, Any]
+    uid: int
+
+
+def read_own_record(path: Path) -> OwnedRecord | None:
+    """Our name's record without following a link or blocking on a FIFO; None if absent or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        raw = os.read(fd, RECORD_LIMIT + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(raw) > RECORD_LIMIT:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return OwnedRecord(data, st.st_uid) if isinstance(data, dict) else None
+
+
+def name_conflict(
+    record: OwnedRecord | None, me: str, hostname: str, pid: int, uid: int, boot: str | None
+) -> tuple[str | None, str | None]:
+    """(why the daemon `me` must not start under its name, why the record found there is ignored).
+
+    The decision (docs/security.md, "Host names"): a record can hold a name only when its file
+    is owned by this daemon's own uid or by root, since every artist may write hosts/.  Such a
+    record holds the name while it is live, unless it is from this machine and its process is
+    gone: same host name and same boot id and a dead pid, or another boot id (a reboot).
+    """
+    if record is None:
+        return None, None
+    if record.uid not in (uid, 0):
+        return None, (
+            f"ignoring hosts/{me}.json: written by uid {record.uid}, not by this daemon's user (uid {uid}) or root"
+        )
+    rec = record.data
+    if not host_is_live(rec):
+        return None, None
+    other_pid = rec.get("pid")
+    if rec.get("hostname") == hostname:
+        other_boot = rec.get("boot_id")
+        if isinstance(other_boot, str) and boot is not None and other_boot != boot:
+            return None, None  # written before this machine last booted: its pid is gone
+        if isinstance(other_pid, int) and (other_pid == pid or not claim.pid_alive(other_pid)):
+            return None, None
     return (
-        f"renderd: the name {me!r} is in use by pid {other_pid} on {record.get('hostname')}; "
+        f"renderd: the name {me!r} is in use by pid {other_pid} on {rec.get('hostname')}; "
         "give this daemon another --name"
-    )
+    ), None
 
 
 class HostRecordMixin(DaemonState):
+    boot_id: str | None = boot_id()
+    instance: str = secrets.token_hex(8)  # this start of this daemon: tells restarts apart in hosts/
+
     def _check_name(self) -> None:
-        conflict = name_conflict(self.spool.hosts().get(self.cfg.name), self.cfg.name, socket.gethostname(),
-                                 os.getpid())
+        record = read_own_record(self.spool.root / "hosts" / f"{self.cfg.name}.json")
+        conflict, ignored = name_conflict(
+            record, self.cfg.name, socket.gethostname(), os.getpid(), os.getuid(), self.boot_id
+        )
+        if ignored is not None:
+            log.warning("%s", ignored)
         if conflict is not None:
             raise SystemExit(conflict)
 
@@ -77,6 +148,8 @@ class HostRecordMixin(DaemonState):
         ]
         extra = {
             "heartbeat": round(time.time(), 3),
+            "boot_id": self.boot_id,
+            "instance": self.instance,
             "started": round(self.started_wall, 3),
             "stale_after": max(15.0, 6 * self.cfg.heartbeat),
             "slots": self.cfg.slots,

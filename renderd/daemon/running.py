@@ -6,9 +6,12 @@ events; an `exited` run is handed to finishing.py.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from renderd import chunkenv, claim
@@ -17,10 +20,42 @@ from renderd.daemon.finishing import FinishingMixin
 from renderd.daemon.state import log
 from renderd.errors import BadInfoFile
 from renderd.kinds import kind_of
+from renderd.kinds.blender import on_this_host
 from renderd.runner import Run
 from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
 from renderd.spool import ChunkInfo, relative_path_ok
+from renderd.spoolio import describe
+
+
+def _open_log(path: Path) -> int:
+    """The chunk's log, for the header: no symlink followed, no FIFO blocked on (a FIFO with no
+    reader fails at once with ENXIO; one with a reader opens and is refused here)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"is {describe(mode)}, not a regular file")
+    return fd
+
+
+def input_problem(info: ChunkInfo, spool_root: Path) -> str | None:
+    """Why an input the chunk's program will open cannot be used (None: it can).
+
+    A .blend that is a FIFO would block Blender in open() for ever, holding the slot; `stat`
+    tells without opening (it never blocks on a FIFO).  The link is followed on purpose: a
+    .blend may be a symlink into a shared asset tree; what it names must be a regular file.
+    (A swap between this check and Blender's open is left to --chunk-timeout.)"""
+    if info.kind != "blender" or not isinstance((info.blender or {}).get("file"), str):
+        return None
+    path = on_this_host(spool_root, str((info.blender or {})["file"]))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return f"cannot use the .blend {path}: {err.strerror}"
+    if not stat.S_ISREG(mode):
+        return f"the .blend {path} is {describe(mode)}, not a regular file"
+    return None
 
 
 class RunningMixin(FinishingMixin):
@@ -52,13 +87,11 @@ class RunningMixin(FinishingMixin):
             return
         cwd = self._cwd(info)
         if cwd is None or not os.path.isdir(cwd):
-            claim.finish_failed(
-                self.spool,
-                held,
-                info,
-                f"working directory {info.cwd!r} does not exist on {self.cfg.name}",
-                self.cfg.name,
-            )
+            self._fail_before_start(held, info, f"working directory {info.cwd!r} does not exist on {self.cfg.name}")
+            return
+        problem = input_problem(info, self.spool.root)
+        if problem is not None:
+            self._fail_before_start(held, info, problem)
             return
         try:
             launch = kind.launch(info, self.spool, self.caps, self.notes)
@@ -67,7 +100,7 @@ class RunningMixin(FinishingMixin):
             claim.quarantine_claim(self.spool, held, err.message)
             return
         except OSError as err:
-            claim.finish_failed(self.spool, held, info, f"cannot prepare its run: {err.strerror or err}", self.cfg.name)
+            self._fail_before_start(held, info, f"cannot prepare its run: {err.strerror or err}")
             return
         argv = launch.argv
         log_path = self.spool.log_path(info.job, info.chunk, self.cfg.name, info.run_number)
@@ -77,7 +110,7 @@ class RunningMixin(FinishingMixin):
         )
         try:
             self.spool.ensure_job_dir(info.job, "logs")
-            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+            fd = _open_log(log_path)
         except BadInfoFile as err:
             launch.settle([], False)
             log.warning("quarantined claimed %s: %s", info.chunk, err)
@@ -85,10 +118,15 @@ class RunningMixin(FinishingMixin):
             return
         except OSError as err:
             launch.settle([], False)
-            claim.finish_failed(self.spool, held, info, f"cannot write its log {log_path}: {err}", self.cfg.name)
+            self._fail_before_start(held, info, f"cannot write its log {log_path}: {err.strerror or err}")
             return
-        with os.fdopen(fd, "ab") as fh:
-            fh.write(header.encode())
+        try:
+            with os.fdopen(fd, "ab") as fh:
+                fh.write(header.encode())
+        except OSError as err:  # e.g. ENOSPC: the launcher could not log either
+            launch.settle([], False)
+            self._fail_before_start(held, info, f"cannot write its log {log_path}: {err.strerror or err}")
+            return
         self._tokens += 1
         run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv, launch)
         timeout = info.timeout or self.cfg.chunk_timeout
@@ -100,6 +138,30 @@ class RunningMixin(FinishingMixin):
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
                   run=info.run_number, log=str(log_path.relative_to(self.spool.root)))
+
+    def _fail_before_start(self, held: claim.Claim, info: ChunkInfo, reason: str) -> None:
+        state = self._fail_attempt(held, info, reason)
+        log.warning("failed %s before it started: %s -> %s", info.chunk, reason, state or "claim lost")
+        self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=0.0)
+
+    def _check_launchers(self) -> None:
+        """End the runs whose launcher died without an `exited` message (killed, crashed).
+
+        Such a run would hold its slot and keep its lease alive for ever.  A launcher reports
+        `exited` before it exits, so a run still here a heartbeat after its launcher was seen
+        gone will not hear from it: it ends as a failed attempt."""
+        now = time.monotonic()
+        for run in list(self.runs.values()):
+            if run.launcher_gone_at is None:
+                if self.runner.launcher_gone(run):
+                    run.launcher_gone_at = now
+                continue
+            if now - run.launcher_gone_at < 1.0 or run.token not in self.runs:
+                continue
+            log.error("the launcher of %s (pid %s) died without reporting its end", run.info.chunk, run.launcher)
+            self.runner.kill_group(run)
+            self._on_spawner({"event": "exited", "token": run.token, "code": None, "signal": None,
+                              "died": f"pid {run.launcher} exited without reporting the end of the run"})
 
     def _cwd(self, info: ChunkInfo) -> str | None:
         if not info.cwd:

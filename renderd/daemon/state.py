@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,8 @@ class DaemonState(_Parts):
     runs: dict[str, Run] = field(default_factory=dict)
     stopping: bool = False
     deferred: dict[str, Deferred] = field(default_factory=dict)
-    job_refusals: dict[str, str | None] = field(default_factory=dict)
+    job_refusals: dict[str, str | None] = field(default_factory=dict)  # queue folder -> why we leave the job
+    manifests: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)  # queue folder -> its manifest
     rescan: bool = True
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify
