@@ -1,6 +1,6 @@
 """Claim protocol: lock + atomic rename, a lease kept by an in-place heartbeat, stale-lease recovery.
 
-Why each step (docs/protocol.md has the long form):
+Why each step (docs/spool-format.md, "Claim protocol", has the long form):
 - `filelock` serialises claimers cheaply where locks work; it is held for the claim
   transaction only and never trusted alone (sshfs and NFS `local_lock` keep locks per host).
 - `rename(queue/.../C.info, claimed/C.info@host.pid.nonce)` succeeds once for one source:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grp
-import logging
 import os
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import click
 
-from renderd import __version__
+from renderd import __version__, logsetup
 from renderd.check import run_check
 from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
@@ -132,13 +131,7 @@ def main(
         sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"])))
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        # journald stamps time and pid itself
-        format="%(levelname)s %(message)s" if "JOURNAL_STREAM" in os.environ else
-        "%(asctime)s renderd[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    logsetup.configure(verbose, sys.stderr, os.environ)
     name = name or default_name()
     if not valid_name(name, 64):
         raise click.BadParameter("use letters, digits, '.', '_', '-' and '+'", param_hint="--name")

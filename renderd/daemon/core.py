@@ -47,7 +47,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self.spool = Spool.open(self.cfg.spool, create=True)
         if self.spool.created_layout and not is_network_fs(self.spool.root):
             log.warning(
-                "WARNING: created a NEW spool at %s on a local %s file system: other hosts cannot see it. "
+                "created a NEW spool at %s on a local %s file system: other hosts cannot see it. "
                 "Is the shared folder mounted?",
                 self.spool.root,
                 fs_type(self.spool.root) or "(unknown)",
