@@ -39,6 +39,7 @@ setup(
     # which renderd never imports; pip cannot skip a dependency's dependency (docs/install.md).
     install_requires=[
         "filelock>=3.20.1,<5",
+        "watchdog>=7.0,<8",  # InotifyFD (renderd/inotify.py) is public since 7.0
         "click>=8.1.7,<9",
         "blender-asset-tracer>=1.19,<2",
         "zstandard>=0.22,<1",

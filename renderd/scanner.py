@@ -121,8 +121,8 @@ def _changed(listing: _Listing | None, mtime_ns: int) -> bool:
 class QueueWatch:
     """Wakes the daemon when a chunk or a job folder arrives in queue/ (on this host's mount).
 
-    Our own inotify watcher (renderd/inotify.py): one wake per folder per batch of kernel
-    events, no move-pairing delay, no synthetic per-file events.  Where inotify cannot be set
+    renderd/inotify.py, on watchdog's inotify layer: one wake per kernel event, no
+    move-pairing delay, no synthetic per-file events.  Where inotify cannot be set
     up the daemon polls only, and says so once.
     """
 

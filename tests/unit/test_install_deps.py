@@ -24,7 +24,10 @@ def test_every_dependency_has_an_upper_bound_and_bat_stays_below_2() -> None:
     requires = _install_requires()
     assert all("<" in r for r in requires), requires
     assert "blender-asset-tracer>=1.19,<2" in requires
-    assert not any(r.startswith("watchdog") for r in requires)  # our own inotify watcher
+    # the product's card fixes filelock, watchdog, click and blender-asset-tracer
+    for package in ("filelock", "watchdog", "click", "blender-asset-tracer"):
+        assert any(r.startswith(package + ">=") for r in requires), package
+    assert "watchdog>=7.0,<8" in requires  # renderd/inotify.py uses InotifyFD, public since 7.0
 
 
 def test_reading_a_blend_never_imports_requests_or_its_dependencies() -> None:
