@@ -30,15 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from renderd.hostorder import MAY_START, read_control
 from renderd.idle import Activity, MemoryState, MemoryWatch, OwnerActivity, make_probes
 from renderd.runner import Run, Runner
-from renderd.spool import Spool, read_json
+from renderd.spool import Spool
 
 log = logging.getLogger(__name__)
 
 GIB = 2**30
-CONTROLS = ("pause", "drain")
-MAY_START = "may start chunks"
 FAST_TICK = 0.25
 SLOW_TICK = 1.0
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -214,15 +213,6 @@ def decide(cfg: PolicyConfig, obs: Observation, runs: list[RunState]) -> Decisio
 
 
 # --------------------------------------------------------------------------- the daemon's side
-
-
-def read_control(spool: Spool, host: str) -> str | None:
-    """The owner's standing order for this host (`render host pause|drain`); None: none."""
-    data = read_json(spool.host_control_path(host), 64 * 1024)
-    if not isinstance(data, dict):
-        return None
-    value = data.get("control")
-    return value if value in CONTROLS else None
 
 
 class HostPolicy:

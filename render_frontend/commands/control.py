@@ -21,7 +21,7 @@ from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
 from renderd.access import may_change_job
 from renderd.errors import RenderdError
-from renderd.jobcontrol import cancel_failed, cancel_queued
+from renderd.jobcancel import cancel_failed, cancel_queued
 from renderd.spool import JobControl, Spool
 from renderd.states import ChunkState
 

@@ -10,7 +10,7 @@ import click
 
 from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
-from renderd.policy import MAY_START, read_control
+from renderd.hostorder import MAY_START, read_control
 from renderd.spool import Spool, host_is_live
 
 
