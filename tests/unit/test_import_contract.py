@@ -23,15 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("renderd", "render_frontend")
 
 # (a) Cycles still being removed, as the set of modules in the cycle -> who removes it.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"renderd.blender", "renderd.kinds"}): "helper blender: the kinds/ package (kinds/blender.py)",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 # (b) What render_frontend may reach in renderd: L0-L1 (ARCHITECTURE.md).  A prefix covers a package.
 FRONTEND_MAY_REACH = (
     "renderd.errors", "renderd.states", "renderd.format",  # L0
     "renderd.spool", "renderd.spoolio", "renderd.ratelog",  # L1: the spool, and the one way in and out
-    "renderd.kinds", "renderd.blender",  # the chunk kinds (validation, frame paths), kinds/ soon
+    "renderd.kinds",  # the chunk kinds (validation, frame paths)
     "renderd.blender_output", "renderd.protocol", "renderd.sockets", "renderd.access", "renderd.procfs",
     "renderd.config", "renderd.config_file", "renderd.duration", "renderd.framelist", "renderd.fsinfo",
     "renderd.jobcancel",  # the moves of `render cancel`, shared with the daemons
