@@ -32,7 +32,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["renderd", "renderd.*", "render_frontend", "render_frontend.*"]),
-    package_data={"render_frontend": ["blender_addon/*", "blender_addon/**/*"], "renderd": ["py.typed"]},
+    package_data={
+        "render_frontend": ["blender_addon/*", "blender_addon/**/*", "web/static/*"],
+        "renderd": ["py.typed"],
+    },
     # Upper bounds at the next major version: a new major of any of these may change what we use
     # (blender-asset-tracer 2.x is another tool, run inside Blender, without the `trace` module).
     # BAT pulls in requests (+ urllib3, idna, certifi, charset-normalizer) for its Shaman packer,
@@ -52,6 +55,13 @@ setup(
             "ruff>=0.5",
             "mypy>=1.10",
             "wheel>=0.40",  # tests/integration/test_wheel_install.py builds a wheel without isolation
+            "playwright>=1.40,<2",  # drives Debian's chromium (tests/e2e/test_web_browser.py); no browser download
+        ],
+        # `render serve` (render_frontend/web/): an ASGI stack and thumbnails; the daemon does without
+        "web": [
+            "starlette>=0.40,<2",
+            "uvicorn>=0.30,<1",
+            "pillow>=10.0,<14",
         ],
     },
     entry_points={

@@ -54,6 +54,9 @@ COMMANDS: dict[str, Lazy] = {
         _C + "control:retry",
         "Re-queue JOB's failed chunks (attempts reset); --missing re-queues every missing frame's chunk.",
     ),
+    "serve": Lazy(
+        _C + "serve:command", "Serve the REST API (/api/v1) and a live dashboard of the farm (http://127.0.0.1:8470/)."
+    ),
     "status": Lazy(
         _C + "status:command", "Show jobs: frames and chunks by state, hosts, elapsed time, ETA and frame times."
     ),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from render_frontend import chunking
 from renderd.spool import FORMAT, ChunkInfo, Spool, chunk_id, valid_name
 
 
@@ -89,6 +90,26 @@ class JobSpec:
             )
             for i, c in enumerate(self.chunks, start=1)
         ]
+
+
+def command_job(spool: Spool, argv: list[str], frames: str, *, per_chunk: int, priority: int, name: str | None,
+                cwd: Path, timeout: float | None, max_attempts: int) -> JobSpec:
+    """`render add --frames F -- PROGRAM ARGS...` as a JobSpec (UsageError on a bad frame range)."""
+    start, end, step = chunking.parse_frames(frames)
+    return JobSpec(
+        job=new_job_id(name or argv[0]),
+        name=name or Path(argv[0]).name,
+        kind="command",
+        chunks=[
+            ChunkSpec(s, e, step, chunking.expand(argv, s, e, step))
+            for s, e in chunking.split(start, end, step, per_chunk)
+        ],
+        priority=priority,
+        cwd=spool_relative(spool, cwd),
+        timeout=timeout,
+        max_attempts=max_attempts,
+        details={"argv": argv, "range": {"start": start, "end": end, "step": step}, "chunk_size": per_chunk},
+    )
 
 
 def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[dict[str, Any], list[ChunkInfo]]:

@@ -10,7 +10,7 @@ import click
 
 from render_frontend import chunking, terminal
 from render_frontend.context import Context, pass_ctx
-from render_frontend.submit import ChunkSpec, JobSpec, chunk_json, new_job_id, spool_relative, submit
+from render_frontend.submit import chunk_json, command_job, submit
 from renderd.errors import RenderdError
 from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
 
@@ -145,22 +145,10 @@ def command(
     if frames is None:
         raise click.UsageError("a command job needs --frames START-END[:STEP]")
     try:
-        start, end, step = chunking.parse_frames(frames)
+        chunking.parse_frames(frames)  # a bad range is refused before a spool is made
         spool = ctx.spool_for_reading() if dry_run else ctx.spool(create=True)
-        spec = JobSpec(
-            job=new_job_id(name or after[0]),
-            name=name or Path(after[0]).name,
-            kind="command",
-            chunks=[
-                ChunkSpec(s, e, step, chunking.expand(after, s, e, step))
-                for s, e in chunking.split(start, end, step, per_chunk)
-            ],
-            priority=priority,
-            cwd=spool_relative(spool, cwd or Path.cwd()),
-            timeout=timeout,
-            max_attempts=max_attempts,
-            details={"argv": after, "range": {"start": start, "end": end, "step": step}, "chunk_size": per_chunk},
-        )
+        spec = command_job(spool, after, frames, per_chunk=per_chunk, priority=priority, name=name,
+                           cwd=cwd or Path.cwd(), timeout=timeout, max_attempts=max_attempts)
         manifest, infos = submit(spool, spec, dry_run=dry_run)
     except RenderdError as err:
         raise click.ClickException(str(err)) from None

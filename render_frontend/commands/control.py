@@ -3,62 +3,35 @@
 The flags go to jobs/<job>/control.json, so every daemon on every host reacts within one poll
 interval (this machine's daemons are woken at once through their sockets).  Only the job's
 owner, root, or a member of an admin group configured on the daemons may change a job.
-docs/control.md tells the whole story."""
+docs/control.md tells the whole story; the steps themselves are in render_frontend/jobactions.py
+(shared with `render serve`)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
 
 import click
 
-from render_frontend import completion, terminal
-from render_frontend.client import wake_local_daemons
+from render_frontend import completion, jobactions, terminal
 from render_frontend.context import Context, pass_ctx
-from render_frontend.farm import JobView, snapshot
-from renderd.access import may_change_job
 from renderd.errors import RenderdError
-from renderd.jobcancel import cancel_failed, cancel_queued
-from renderd.spool import JobControl, Spool
-from renderd.states import ChunkState
-
-
-def me() -> str:
-    return f"uid {os.getuid()}"
-
-
-def changeable_job(spool: Spool, job: str) -> JobView:
-    """The job, if this user may change it; else one clear error."""
-    view = snapshot(spool, job).jobs.get(job)
-    if view is None:
-        raise click.ClickException(f"no job {job!r} in {spool.root}")
-    groups = {str(r["admin_group"]) for r in spool.hosts().values() if isinstance(r.get("admin_group"), str)}
-    owner_uid = view.manifest.get("uid")
-    if not may_change_job(os.getuid(), os.getgid(), owner_uid, groups):
-        who = view.manifest.get("owner") or "?"
-        raise click.ClickException(
-            f"job {job} belongs to {who} (uid {owner_uid}): only its owner, root"
-            + (f" or the admin group ({', '.join(sorted(groups))})" if groups else "")
-            + " may change it"
-        )
-    return view
 
 
 @contextmanager
-def spool_errors(job: str) -> Iterator[None]:
-    """A file system error while changing the spool: one line, not a traceback."""
+def one_line() -> Iterator[None]:
+    """A refusal or a spool error from jobactions: one line and exit 1, no traceback."""
     try:
         yield
-    except (OSError, RenderdError) as err:
-        raise click.ClickException(f"{job}: {err}") from None
+    except RenderdError as err:
+        raise click.ClickException(str(err)) from None
 
 
-def _set_control(spool: Spool, view: JobView, **flags: Any) -> None:
-    spool.write_control(view.job, replace(view.control, **flags), me())
-    wake_local_daemons(spool.root)
+def _run(action: Callable[[], str | list[str]]) -> None:
+    with one_line():
+        said = action()
+    for line in [said] if isinstance(said, str) else said:
+        terminal.echo(line, err=True)
 
 
 @click.command("cancel")
@@ -69,14 +42,7 @@ def cancel(ctx: Context, job: str) -> None:
 
     Removed chunks are kept as records (jobs/JOB/cancelled/); `render retry JOB --missing` brings them back."""
     spool = ctx.spool()
-    view = changeable_job(spool, job)
-    with spool_errors(job):
-        spool.write_control(job, replace(view.control, cancelled=True), me())
-        queued = cancel_queued(spool, job, me())
-        failed = cancel_failed(spool, job, me())
-    wake_local_daemons(spool.root)
-    terminal.echo(f"{job}: cancelled; {len(queued)} queued and {len(failed)} failed chunk(s) removed, "
-               f"{len(view.running)} running chunk(s) being stopped", err=True)
+    _run(lambda: jobactions.cancel(spool, job))
 
 
 @click.command("pause")
@@ -86,13 +52,7 @@ def cancel(ctx: Context, job: str) -> None:
 def pause(ctx: Context, job: str, now: bool) -> None:
     """Pause JOB: no new chunks start; running ones finish (or, with --now, are suspended)."""
     spool = ctx.spool()
-    view = changeable_job(spool, job)
-    if view.control.cancelled:
-        raise click.ClickException(f"{job} is cancelled (`render retry {job} --missing` revives it)")
-    with spool_errors(job):
-        _set_control(spool, view, paused=True, now=now)
-    what = "suspended" if now else "left to finish"
-    terminal.echo(f"{job}: paused; {len(view.running)} running chunk(s) {what}", err=True)
+    _run(lambda: jobactions.pause(spool, job, now))
 
 
 @click.command("resume")
@@ -101,13 +61,7 @@ def pause(ctx: Context, job: str, now: bool) -> None:
 def resume(ctx: Context, job: str) -> None:
     """Resume a paused JOB (suspended chunks continue)."""
     spool = ctx.spool()
-    view = changeable_job(spool, job)
-    if not view.control.paused:
-        terminal.echo(f"{job} is not paused", err=True)
-        return
-    with spool_errors(job):
-        _set_control(spool, view, paused=False, now=False)
-    terminal.echo(f"{job}: resumed", err=True)
+    _run(lambda: jobactions.resume(spool, job))
 
 
 @click.command("retry")
@@ -118,22 +72,7 @@ def resume(ctx: Context, job: str) -> None:
 def retry(ctx: Context, job: str, missing: bool) -> None:
     """Re-queue JOB's failed chunks (attempts reset); --missing re-queues every missing frame's chunk."""
     spool = ctx.spool()
-    view = changeable_job(spool, job)
-    with spool_errors(job):
-        if view.control.cancelled:  # else the daemons would cancel what comes back
-            spool.write_control(job, replace(view.control, cancelled=False), me())
-        count = sum(spool.retry_failed(chunk, me()) for chunk in view.failed)
-        if missing:
-            count += sum(spool.requeue_record(job, c, "cancelled", ChunkState.CANCELLED, me()) for c in view.cancelled)
-            count += sum(spool.requeue_record(job, c, "done", ChunkState.DONE, me()) for c in view.vanished(spool.root))
-    if missing:
-        unknown = set(view.chunk_frames()) - set(view.done) - set(view.cancelled) - set(view.failed) \
-            - set(view.queued) - set(view.running)
-        if unknown:
-            terminal.echo(f"{job}: {len(unknown)} chunk(s) have no record to run again from (quarantined in bad/?)",
-                       err=True)
-    wake_local_daemons(spool.root)
-    terminal.echo(f"{job}: {count} chunk(s) back in the queue", err=True)
+    _run(lambda: jobactions.retry(spool, job, missing))
 
 
 @click.command("remove")
@@ -142,23 +81,7 @@ def retry(ctx: Context, job: str, missing: bool) -> None:
 def remove(ctx: Context, job: str) -> None:
     """Remove JOB and everything of it from the spool (manifest, records, logs, failed chunks)."""
     spool = ctx.spool()
-    view = changeable_job(spool, job)
-    with spool_errors(job):
-        if view.running:
-            spool.write_control(job, JobControl(cancelled=True), me())
-            cancel_queued(spool, job, me())
-        else:
-            cancel_queued(spool, job, me())
-            for chunk in view.failed:
-                spool.drop_failed(chunk)
-            spool.remove_job(job)
-    if view.running:
-        wake_local_daemons(spool.root)
-        raise click.ClickException(
-            f"{job}: {len(view.running)} chunk(s) still running; cancelled them: run `render remove {job}` again "
-            "once they stopped"
-        )
-    terminal.echo(f"{job}: removed", err=True)
+    _run(lambda: jobactions.remove(spool, job))
 
 
 commands = (cancel, pause, resume, retry, remove)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import click
 
 from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
+from render_frontend.views import hosts_json
 from renderd.hostorder import MAY_START, read_control
-from renderd.spool import Spool, host_is_live
+from renderd.spool import Spool
 
 
 def _gib(n: Any) -> str:
@@ -31,20 +31,7 @@ def _progress(chunk: dict[str, Any]) -> str:
 def command(ctx: Context, as_json: bool) -> None:
     """Show every host: state, cpu, load, memory/swap, current chunks, last heartbeat."""
     spool = ctx.spool()
-    now = time.time()
-    rows = []
-    for name, rec in sorted(spool.hosts().items()):
-        live = host_is_live(rec, now)
-        beat = rec.get("heartbeat")
-        rows.append(
-            {
-                **rec,
-                "name": name,
-                "state": rec.get("state") if live else "offline",
-                "live": live,
-                "heartbeat_age": round(now - beat, 1) if isinstance(beat, (int, float)) else None,
-            }
-        )
+    rows = hosts_json(spool)
     if as_json:
         terminal.echo(json.dumps({"hosts": rows}))
         return

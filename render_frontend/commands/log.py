@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
-from typing import Any
 
 import click
 
 from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
-from renderd.spool import Spool, open_regular
-
-MAX_SHOWN = 64 * 1024 * 1024
+from render_frontend.views import NoSuchJob, job_chunks, log_entries, pick_chunk, read_log
 
 
 @click.command("log")
@@ -26,15 +21,15 @@ def command(ctx: Context, target: str, run_number: int | None, last: bool, as_js
     """Print the log of a chunk (CHUNK: its id or index), or of every chunk of JOB."""
     spool = ctx.spool()
     job, _, which = target.partition(":")
-    manifest = spool.read_manifest(job)
-    if manifest is None:
-        raise click.ClickException(f"no job {job!r} in {spool.root}")
-    chunks = [str(c.get("chunk")) for c in manifest.get("chunks") or [] if isinstance(c, dict)]
-    if which:
-        chunks = [_pick(chunks, job, which)]
-    logs = _logs(spool, job, chunks, run_number, last)
+    try:
+        chunks = job_chunks(spool, job)
+        if which:
+            chunks = [pick_chunk(chunks, job, which)]
+    except NoSuchJob as err:
+        raise click.ClickException(str(err)) from None
+    logs = log_entries(spool, job, chunks, run_number, last)
     if as_json:
-        out = [{**entry, "text": _read(spool.root / entry["path"]).decode("utf-8", errors="replace")}
+        out = [{**entry, "text": read_log(spool.root / entry["path"]).decode("utf-8", errors="replace")}
                for entry in logs]
         terminal.echo(json.dumps({"job": job, "logs": out}))
         return
@@ -43,37 +38,4 @@ def command(ctx: Context, target: str, run_number: int | None, last: bool, as_js
     for entry in logs:
         if len(logs) > 1:
             terminal.echo(f"==> {entry['chunk']} on {entry['host']}, run {entry['run']} ({entry['path']}) <==")
-        terminal.write_body(_read(spool.root / entry["path"]))
-
-
-def _pick(chunks: list[str], job: str, which: str) -> str:
-    if which in chunks:
-        return which
-    if which.isdigit():
-        for chunk in chunks:
-            if chunk.rsplit("-", 1)[1].lstrip("0") == which.lstrip("0"):
-                return chunk
-    raise click.ClickException(f"job {job} has no chunk {which!r} (give its id or its index, e.g. {job}:1)")
-
-
-def _logs(spool: Spool, job: str, chunks: list[str], run_number: int | None, last: bool) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for chunk in chunks:
-        entries = []
-        for path in spool.chunk_logs(job, chunk):
-            host, _, run = path.name[len(chunk) + 1 : -len(".log")].rpartition(".")
-            if not run.isdigit() or (run_number is not None and int(run) != run_number):
-                continue
-            entries.append({"chunk": chunk, "host": host, "run": int(run),
-                            "path": str(path.relative_to(spool.root))})
-        out.extend(entries[-1:] if last else entries)
-    return out
-
-
-def _read(path: Path) -> bytes:
-    try:
-        fd = open_regular(path)
-    except OSError as err:
-        return f"(cannot read {path.name}: {err.strerror})\n".encode()
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read(MAX_SHOWN)
+        terminal.write_body(read_log(spool.root / entry["path"]))

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import click
 
-from render_frontend import completion, terminal
-from render_frontend.client import wake_local_daemons
-from render_frontend.commands.control import changeable_job, spool_errors
+from render_frontend import completion, jobactions, terminal
+from render_frontend.commands.control import one_line
 from render_frontend.context import Context, pass_ctx
 from renderd.spool import MAX_PRIORITY
 
@@ -21,8 +20,6 @@ from renderd.spool import MAX_PRIORITY
 def command(ctx: Context, job: str, priority: int) -> None:
     """Set JOB's priority to PRIORITY (0-999, higher runs first)."""
     spool = ctx.spool()
-    view = changeable_job(spool, job)
-    with spool_errors(job):
-        spool.set_priority(job, priority)
-    wake_local_daemons(spool.root)
-    terminal.echo(f"{job}: priority {view.manifest.get('priority')} -> {priority}", err=True)
+    with one_line():
+        said = jobactions.set_priority(spool, job, priority)
+    terminal.echo(said, err=True)

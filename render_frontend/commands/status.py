@@ -9,7 +9,8 @@ import click
 
 from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
-from render_frontend.farm import JobView, snapshot, who_can_run
+from render_frontend.farm import snapshot, who_can_run
+from render_frontend.views import NoSuchJob, created, jobs_json
 
 
 @click.command("status")
@@ -22,14 +23,15 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
     """Show jobs: frames and chunks by state, hosts, elapsed time, ETA and frame times."""
     spool = ctx.spool()
     farm = snapshot(spool, job)
-    if job is not None and job not in farm.jobs:
-        raise click.ClickException(f"no job {job!r} in {spool.root}")
-    views = sorted(farm.jobs.values(), key=_created)
-    missing = {v.job: v.missing_frames(v.vanished(spool.root)) for v in views} if list_frames else {}
+    try:
+        out = jobs_json(spool, job, list_frames, farm)
+    except NoSuchJob:
+        raise click.ClickException(f"no job {job!r} in {spool.root}") from None
     if as_json:
-        out = [v.to_json() | ({"missing_frames": missing[v.job]} if list_frames else {}) for v in views]
         terminal.echo(json.dumps({"jobs": out}))
         return
+    views = sorted(farm.jobs.values(), key=created)
+    missing = {entry["job"]: entry["missing_frames"] for entry in out} if list_frames else {}
     if not views:
         terminal.echo("no jobs", err=True)
         return
@@ -45,11 +47,6 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
             terminal.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
             terminal.echo(f"  ! no live daemon may run this job's {v.manifest.get('kind')} chunks")
-
-
-def _created(view: JobView) -> float:
-    created = view.manifest.get("created")  # a hostile manifest may hold anything
-    return float(created) if isinstance(created, (int, float)) else 0.0
 
 
 def _duration(s: Any) -> str:

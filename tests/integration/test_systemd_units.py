@@ -111,3 +111,15 @@ def test_a_spool_path_with_blanks_and_percent_signs_stays_one_path(tmp_path: Pat
     unit = root / "etc/systemd/system/renderd.service"
     assert f'RequiresMountsFor="{str(spool).replace("%", "%%")}"\n' in unit.read_text()
     verify(unit, tmp=tmp_path)
+
+
+def test_web_unit_runs_render_serve_on_loopback_with_a_token_file_and_verifies(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "systemd/renderd-web.service").read_text()
+    (exec_start,) = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert " serve " in exec_start and "--bind 127.0.0.1" in exec_start and "--token-file " in exec_start
+    settings = settings_of(text)
+    assert {"User", "NoNewPrivileges", "ProtectSystem", "Restart", "RequiresMountsFor", "EnvironmentFile"} <= settings
+    # verify needs an executable that exists: this checkout's `render`
+    unit = tmp_path / "renderd-web.service"
+    unit.write_text(text.replace("ExecStart=/usr/local/bin/render ", f"ExecStart={BIN / 'render'} "))
+    verify(unit, tmp=tmp_path)

@@ -1,0 +1,103 @@
+"""What `render status/hosts/log --json` print, as functions: the CLI and `render serve` share them.
+
+Each function reads the spool and returns plain JSON-ready data (docs/json.md); printing is
+the caller's business, so a web service shows exactly what the terminal shows."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from render_frontend.farm import Farm, JobView, snapshot
+from renderd.errors import RenderdError
+from renderd.spool import Spool, host_is_live, open_regular
+
+MAX_LOG_SHOWN = 64 * 1024 * 1024
+
+
+class NoSuchJob(RenderdError):
+    """A job id (or chunk) that the spool does not hold."""
+
+
+def created(view: JobView) -> float:
+    value = view.manifest.get("created")  # a hostile manifest may hold anything
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
+              farm: Farm | None = None) -> list[dict[str, Any]]:
+    """`render status [JOB] [--frames] --json`'s list of jobs, oldest first."""
+    farm = snapshot(spool, job) if farm is None else farm
+    if job is not None and job not in farm.jobs:
+        raise NoSuchJob(f"no job {job!r} in {spool.root}")
+    out = []
+    for view in sorted(farm.jobs.values(), key=created):
+        entry = view.to_json()
+        if list_frames:
+            entry["missing_frames"] = view.missing_frames(view.vanished(spool.root))
+        out.append(entry)
+    return out
+
+
+def hosts_json(spool: Spool, now: float | None = None) -> list[dict[str, Any]]:
+    """`render hosts --json`'s list: each host record plus `name`, `state`, `live`, `heartbeat_age`."""
+    now = time.time() if now is None else now
+    rows = []
+    for name, rec in sorted(spool.hosts().items()):
+        live = host_is_live(rec, now)
+        beat = rec.get("heartbeat")
+        rows.append({
+            **rec,
+            "name": name,
+            "state": rec.get("state") if live else "offline",
+            "live": live,
+            "heartbeat_age": round(now - beat, 1) if isinstance(beat, (int, float)) else None,
+        })
+    return rows
+
+
+def job_chunks(spool: Spool, job: str) -> list[str]:
+    """The chunk ids of a job's manifest; NoSuchJob if there is no such job."""
+    manifest = spool.read_manifest(job)
+    if manifest is None:
+        raise NoSuchJob(f"no job {job!r} in {spool.root}")
+    return [str(c.get("chunk")) for c in manifest.get("chunks") or [] if isinstance(c, dict)]
+
+
+def pick_chunk(chunks: list[str], job: str, which: str) -> str:
+    """A chunk by its id or its index (`3` or `0003`)."""
+    if which in chunks:
+        return which
+    if which.isdigit():
+        for chunk in chunks:
+            if chunk.rsplit("-", 1)[1].lstrip("0") == which.lstrip("0"):
+                return chunk
+    raise NoSuchJob(f"job {job} has no chunk {which!r} (give its id or its index, e.g. {job}:1)")
+
+
+def log_entries(spool: Spool, job: str, chunks: list[str], run_number: int | None = None,
+                last: bool = False) -> list[dict[str, Any]]:
+    """Every log of these chunks (any host, any run), oldest first: chunk, host, run, spool-relative path."""
+    out: list[dict[str, Any]] = []
+    for chunk in chunks:
+        entries = []
+        for path in spool.chunk_logs(job, chunk):
+            host, _, run = path.name[len(chunk) + 1 : -len(".log")].rpartition(".")
+            if not run.isdigit() or (run_number is not None and int(run) != run_number):
+                continue
+            entries.append({"chunk": chunk, "host": host, "run": int(run),
+                            "path": str(path.relative_to(spool.root))})
+        out.extend(entries[-1:] if last else entries)
+    return out
+
+
+def read_log(path: Path, limit: int = MAX_LOG_SHOWN) -> bytes:
+    """A log's bytes (a regular file, never a planted FIFO or link); a line saying why if unreadable."""
+    try:
+        fd = open_regular(path)
+    except OSError as err:
+        return f"(cannot read {path.name}: {err.strerror})\n".encode()
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(limit)

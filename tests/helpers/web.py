@@ -1,0 +1,127 @@
+"""A real `render serve` process on a random loopback port, and a small HTTP client for it (stdlib only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from helpers.daemons import BIN, wait_for
+
+URL_RE = re.compile(r"render serve: .* on (http://127\.0\.0\.1:\d+/)")
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Service:
+    """`render --spool SPOOL serve --port 0 ...`, its stderr in a file; `url` once it listens."""
+
+    def __init__(self, spool: Path, logdir: Path, args: Sequence[str] = (), env: dict[str, str] | None = None,
+                 user: str | None = None) -> None:
+        self.spool = spool
+        self.log = logdir / f"serve-{time.monotonic_ns()}.log"
+        self.args = list(args)
+        self.env = env
+        self.user = user
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.token = ""
+
+    def start(self) -> Service:
+        cmd = [str(BIN / "render"), "--spool", str(self.spool), "serve", "--port", "0", *self.args]
+        if self.user is not None:  # as another Unix user (root runs the tests)
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=self.env)
+        found = wait_for(self._listening, 60, what="render serve to listen")
+        self.url = found[1]
+        return self
+
+    def _listening(self) -> tuple[int, str] | None:
+        assert self.proc is not None
+        text = self.output()
+        if self.proc.poll() is not None:
+            raise AssertionError(f"render serve exited {self.proc.returncode}: {text}")
+        m = URL_RE.search(text)
+        return (1, m[1]) if m else None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = "default",
+             raw: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
+        token = self.token if token == "default" else token
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request(self.url.rstrip("/") + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return Answer(resp.status, resp.read(), {k.lower(): v for k, v in resp.headers.items()})
+        except urllib.error.HTTPError as err:
+            return Answer(err.code, err.read(), {k.lower(): v for k, v in err.headers.items()})
+
+    def get(self, path: str, **kw: Any) -> Answer:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Answer:
+        return self.call("POST", path, body if body is not None else {}, **kw)
+
+    def events(self, query: str = "", timeout: float = 120) -> Iterator[dict[str, Any]]:
+        """The SSE stream's messages (JSON of each `data:` line) until `timeout` has passed."""
+        req = urllib.request.Request(self.url.rstrip("/") + "/api/v1/events" + query)
+        deadline = time.monotonic() + timeout
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.headers["Content-Type"].startswith("text/event-stream")
+            while time.monotonic() < deadline:
+                line = resp.readline()
+                if not line:
+                    return
+                if line.startswith(b"data: "):
+                    yield json.loads(line[6:])
+
+
+def token_env(home: Path) -> dict[str, str]:
+    """An environment whose config folder is `home`/.config (the token is generated there)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDERD") and k != "XDG_CONFIG_HOME"}
+    return {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+
+
+def write_token(path: Path, token: str = "test-token-0123456789abcdef") -> str:
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token

@@ -1,0 +1,158 @@
+"""`render serve`'s REST API with a real server process and real daemons on a temp spool."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAKEPROG
+from helpers.daemons import BIN, add_job, render, wait_for
+from helpers.web import Service, token_env, write_token
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+
+@pytest.fixture
+def serve(spool: Path, tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """Starts `render serve` (token in a file of the test's) and stops it after the test."""
+    started: list[Service] = []
+
+    def start(*args: str, token: bool = True, **kw: Any) -> Service:
+        extra = list(args)
+        value = ""
+        if token:
+            value = write_token(tmp_path / "token")
+            extra += ["--token-file", str(tmp_path / "token")]
+        svc = Service(spool, tmp_path, extra, **kw)
+        started.append(svc)
+        svc.start()
+        svc.token = value
+        return svc
+
+    yield start
+    for svc in started:
+        svc.kill()
+
+
+@pytest.fixture
+def made_spool(spool: Path) -> Path:
+    from renderd.spool import Spool
+
+    Spool.open(spool, create=True)
+    return spool
+
+
+def job_status(spool: Path, job: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(render(spool, "status", job, "--json").stdout)["jobs"][0]
+    return data
+
+
+TIMING = ("elapsed", "eta", "frame_time")
+
+
+def test_jobs_and_hosts_read_what_render_status_and_hosts_print(
+    made_spool: Path, markers: Path, start_daemon, serve  # type: ignore[no-untyped-def]
+) -> None:
+    spool = made_spool
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    job = add_job(spool, "1-4", ["python3", FAKEPROG, str(markers), "c{start}"], "--chunk", "2")["job"]
+    wait_for(lambda: job_status(spool, job)["state"] == "done", 60, what="the job to finish")
+    svc = serve()
+    answer = svc.get("/api/v1/jobs", token=None)  # reads are open on loopback
+    assert answer.status == 200 and answer.headers["content-type"] == "application/json"
+    (got,) = answer.json()["jobs"]
+    want = job_status(spool, job)
+    assert {k: v for k, v in got.items() if k not in TIMING} == {k: v for k, v in want.items() if k not in TIMING}
+    assert got["frames"] == {"total": 4, "done": 4} and got["state"] == "done"
+
+    one = svc.get(f"/api/v1/jobs/{job}").json()
+    assert one["job"] == job and one["missing_frames"] == []
+    assert [c["state"] for c in one["chunk_list"]] == ["done", "done"]
+    assert one["chunk_list"][0]["frames"] == [1, 2] and one["chunk_list"][0]["runs"] == [{"host": "a", "run": 1}]
+
+    hosts = svc.get("/api/v1/hosts").json()["hosts"]
+    cli = json.loads(render(spool, "hosts", "--json").stdout)["hosts"]
+    assert [h["name"] for h in hosts] == [h["name"] for h in cli] == ["a"]
+    assert hosts[0]["live"] is True and hosts[0]["state"] in ("idle", "busy")
+    assert {"cpus", "load", "mem_total", "mem_free", "swap_total", "swap_free", "chunks"} <= set(hosts[0])
+    csp = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+
+
+def test_submit_watch_the_event_stream_until_done_then_read_status_and_logs(
+    made_spool: Path, markers: Path, start_daemon, serve  # type: ignore[no-untyped-def]
+) -> None:
+    spool = made_spool
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    svc = serve()
+    events = svc.events()
+    dry = svc.post("/api/v1/jobs", {"argv": ["python3", FAKEPROG, str(markers), "c{start}"], "frames": "1-6",
+                                    "chunk": 2, "dry_run": True})
+    assert dry.status == 200 and dry.json()["dry_run"] is True and len(dry.json()["chunks"]) == 3
+    assert not list((spool / "queue").iterdir()), "a dry run queues nothing"
+    made = svc.post("/api/v1/jobs", {"argv": ["python3", FAKEPROG, str(markers), "c{start}"], "frames": "1-6",
+                                     "chunk": 2, "name": "web job", "priority": 70})
+    assert made.status == 201, made.body
+    job = made.json()["job"]
+    assert [c["argv"][-1] for c in made.json()["chunks"]] == ["c1", "c3", "c5"]
+    finished: set[str] = set()
+    seen: list[str] = []
+    for message in events:
+        if message.get("job") == job:
+            seen.append(str(message.get("event")))
+            if message.get("event") == "chunk-finished":
+                finished.add(str(message["chunk"]))
+        if len(finished) == 3:
+            break
+    assert "chunk-claimed" in seen and "chunk-started" in seen, seen
+    status = svc.get(f"/api/v1/jobs/{job}").json()
+    assert status["name"] == "web job" and status["priority"] == 70
+    wait_for(lambda: svc.get(f"/api/v1/jobs/{job}").json()["state"] == "done", 30, what="the job done in status")
+
+    chunk = f"{job}-0002"
+    log = svc.get(f"/api/v1/jobs/{job}/chunks/{chunk}/log")
+    assert log.status == 200
+    (entry,) = log.json()["logs"]
+    assert entry["run"] == 1 and entry["host"] == "a" and "renderd: " in entry["text"]
+    cli = json.loads(render(spool, "log", f"{job}:2", "--json").stdout)["logs"]
+    assert cli[0]["text"] == entry["text"]
+    assert svc.get(f"/api/v1/jobs/{job}/chunks/2/log?run=1").json()["logs"][0]["path"] == entry["path"]
+    missing = svc.get(f"/api/v1/jobs/{job}/chunks/2/log?run=7")
+    assert missing.status == 404 and "run 7" in missing.json()["error"]
+
+
+def test_reads_need_the_token_from_a_host_name_that_is_not_local(serve, made_spool: Path) -> None:  # type: ignore[no-untyped-def]
+    svc = serve()
+    rebound = svc.get("/api/v1/jobs", token=None, headers={"Host": "evil.example:8470"})
+    assert rebound.status == 401 and "token" in rebound.json()["error"]
+    assert svc.get("/api/v1/jobs", headers={"Host": "evil.example:8470"}).status == 200
+
+
+def test_a_generated_token_is_private_and_shown_once(made_spool: Path, tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    home.mkdir()
+    first = serve(token=False, env=token_env(home))
+    token_file = home / ".config/renderd/api-token"
+    token = token_file.read_text().strip()
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and len(token) >= 32
+    assert token in first.output()
+    first.stop()
+    second = serve(token=False, env=token_env(home))
+    assert token not in second.output()
+    second.token = token
+    assert second.post("/api/v1/jobs/nope/pause", token=None).status == 401
+    assert second.post("/api/v1/jobs/nope/pause").status == 404
+    url = subprocess.run([str(BIN / "render"), "--spool", str(made_spool), "serve", "--print-url", "--port", "8471"],
+                         capture_output=True, text=True, env=token_env(home), timeout=60, check=True).stdout
+    assert url == f"http://127.0.0.1:8471/#token={token}\n"
+
+
+def test_binding_beyond_loopback_without_a_token_file_is_refused(made_spool: Path) -> None:
+    proc = render(made_spool, "serve", "--bind", "0.0.0.0", check=False)
+    assert proc.returncode == 2 and "--token-file" in proc.stderr and "Traceback" not in proc.stderr
