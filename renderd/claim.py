@@ -13,7 +13,6 @@ Why each step (docs/spool-format.md, "Claim protocol", has the long form):
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import time
@@ -24,8 +23,10 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from renderd import spoolio
 from renderd.errors import BadInfoFile
-from renderd.spool import ChunkInfo, ClaimName, Spool, list_names
+from renderd.spool import ChunkInfo, ClaimName, Spool
+from renderd.spoolio import UnsafeEntry
 from renderd.states import ChunkState, check_transition
 
 log = logging.getLogger(__name__)
@@ -47,21 +48,11 @@ class Claim:
 
 def _exists(path: Path) -> bool:
     """Fresh existence check: open() revalidates on NFS, where stat() may be served from cache."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return False
-    except OSError as err:
-        return err.errno == errno.ELOOP
-    os.close(fd)
-    return True
+    return spoolio.exists(path)
 
 
 def _unlink(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    spoolio.unlink(path)
 
 
 def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
@@ -79,14 +70,15 @@ def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
         name = ClaimName.new(chunk, host)
         target = spool.claimed_path(name)
         try:
-            os.rename(queued, target)
+            spool.io.rename(queued, target)
+        except UnsafeEntry as err:  # queue/... or claimed/ swapped for a link: nothing claimed, nothing followed
+            log.debug("not claiming %s: %s", chunk, err)
+            return None
         except OSError:
             if not _exists(target):
                 return None
         claim = Claim(name, target, spool.heartbeat_path(name))
-        fd = os.open(claim.heartbeat, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        os.write(fd, _beat_bytes(0))
-        os.close(fd)
+        spool.io.write_new(claim.heartbeat, _beat_bytes(0))
         # The lock guarded nothing but this rename; a taker still waiting on the unlinked
         # file finds the source gone, so removing it here is safe and keeps locks/ empty.
         _unlink(spool.lock_path(chunk))
@@ -103,7 +95,16 @@ def beat(claim: Claim) -> bool:
     """Renew the lease in place.  False means the claim was taken from us: stop the run."""
     claim.beats += 1
     try:
-        fd = os.open(claim.heartbeat, os.O_WRONLY | os.O_NOFOLLOW)
+        fd = spoolio.open_file(claim.heartbeat, os.O_WRONLY)
+    except UnsafeEntry as err:
+        # Our heartbeat's name now holds a FIFO, a link or a folder: never written through (a FIFO
+        # would block us for ever), replaced by a file of ours while the claim is still ours.
+        log.warning("replacing the heartbeat of %s: %s", claim.name.chunk, err.what)
+        try:
+            spoolio.remove_tree(claim.heartbeat)
+            fd = spoolio.open_file(claim.heartbeat, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except OSError:
+            return False
     except OSError:
         return False
     try:
@@ -171,7 +172,7 @@ def quarantine_claim(spool: Spool, claim: Claim, reason: str) -> None:
 
 def _read_heartbeat(spool: Spool, name: ClaimName) -> bytes | None:
     try:
-        fd = os.open(spool.heartbeat_path(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = spool.io.open(spool.heartbeat_path(name))
     except OSError:
         return None
     try:
@@ -255,7 +256,7 @@ class LeaseWatcher:
         unlinks and a listing that is a little out of date; a heartbeat is never recreated."""
         now = self.clock()
         folder = self.spool.root / "claimed"
-        names = set(list_names(folder))
+        names = set(self.spool.names(folder))
         current: set[str] = set()
         removed = 0
         for name in names:
@@ -279,7 +280,9 @@ def recover(spool: Spool, stale: ClaimName, host: str) -> str | None:
     mine = ClaimName.new(stale.chunk, host)
     target = spool.claimed_path(mine)
     try:
-        os.rename(spool.claimed_path(stale), target)
+        spool.io.rename(spool.claimed_path(stale), target)
+    except UnsafeEntry:
+        raise
     except OSError:
         if not _exists(target):
             return None

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import errno
 import json
 import os
 import platform
 import select
 import signal
-import stat
 import time
+from pathlib import Path
 from typing import Any
+
+from renderd.spoolio import SpoolIO, open_file
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -153,6 +154,20 @@ def _exec_program(req: dict[str, Any], out_w: int, err_w: int) -> None:
             os._exit(127)
 
 
+def _open_log(req: dict[str, Any]) -> int:
+    """The chunk's log, made by the daemon a moment ago: opened under the spool root without
+    following links (the folders may have been swapped since) and never a FIFO, which would
+    block this launcher in open() for ever; no O_CREAT, so a name removed meanwhile is not
+    made again somewhere else."""
+    if isinstance(req.get("spool"), str):
+        sio = SpoolIO(Path(req["spool"]))
+        try:
+            return sio.open(req["log"], os.O_WRONLY | os.O_APPEND)
+        finally:
+            sio.close()
+    return open_file(req["log"], os.O_WRONLY | os.O_APPEND)
+
+
 def _status(wait_status: int) -> tuple[int | None, int | None]:
     if os.WIFSIGNALED(wait_status):
         return None, os.WTERMSIG(wait_status)
@@ -188,7 +203,7 @@ def _run(req: dict[str, Any], out_fd: int, parent: int) -> int:
     os.close(devnull)
 
     try:
-        log_fd = _open_log(req["log"])
+        log_fd = _open_log(req)
     except OSError as err:
         _send(
             out_fd,
@@ -246,15 +261,6 @@ def _run(req: dict[str, Any], out_fd: int, parent: int) -> int:
     _send(out_fd, {"token": token, "event": "exited", "code": code, "signal": signum, "error": None,
                    "log_error": log.error})
     return 0
-
-
-def _open_log(path: str) -> int:
-    """The chunk's log: never through a symlink, never blocking on a FIFO swapped in for it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", path)
-    return fd
 
 
 def _kill_leftovers(pgid: int) -> None:

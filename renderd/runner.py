@@ -44,14 +44,17 @@ class Run:
 class Runner:
     """Starts runs via the spawner and signals them; results arrive as spawner messages."""
 
-    def __init__(self, spawner: Spawner, grace: float) -> None:
+    def __init__(self, spawner: Spawner, grace: float, spool_root: Path | None = None) -> None:
         self.spawner = spawner
         self.grace = grace
+        self.spool_root = spool_root  # the launcher opens the log under it without following links
 
     def start(self, run: Run, cwd: str, env: dict[str, str]) -> None:
-        self.spawner.spawn(
-            {"token": run.token, "argv": run.argv, "cwd": cwd, "env": env, "log": str(run.log), "grace": self.grace}
-        )
+        req: dict[str, object] = {"token": run.token, "argv": run.argv, "cwd": cwd, "env": env, "log": str(run.log),
+                                  "grace": self.grace}
+        if self.spool_root is not None:
+            req["spool"] = str(self.spool_root)
+        self.spawner.spawn(req)
 
     def started(self, run: Run, launcher: int, program: int) -> None:
         run.launcher, run.program = launcher, program

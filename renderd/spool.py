@@ -26,17 +26,17 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
-import shutil
+import re
 import socket
-import stat
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from renderd import __version__
+from renderd import __version__, spoolio
 from renderd.errors import BadInfoFile, SpoolError
 from renderd.format import FORMAT as FORMAT
 from renderd.format.info import MAX_INFO_BYTES as MAX_INFO_BYTES
@@ -44,7 +44,7 @@ from renderd.format.info import MAX_TIMEOUT as MAX_TIMEOUT
 from renderd.format.info import ChunkInfo as ChunkInfo
 from renderd.format.info import now as now
 from renderd.format.info import relative_path_ok as relative_path_ok
-from renderd.format.names import INFO_RE, ROTATED_RE
+from renderd.format.names import INFO_RE, NAME, ROTATED_RE
 from renderd.format.names import MAX_PRIORITY as MAX_PRIORITY
 from renderd.format.names import ClaimName as ClaimName
 from renderd.format.names import QueueDir as QueueDir
@@ -52,11 +52,24 @@ from renderd.format.names import chunk_id as chunk_id
 from renderd.format.names import job_of_chunk as job_of_chunk
 from renderd.format.names import nonce as nonce
 from renderd.format.names import valid_name as valid_name
+from renderd.ratelog import RateLimitedLog
+from renderd.spoolio import SpoolIO, UnsafeEntry
 from renderd.states import ChunkState, check_transition
 
 MARKER = "renderd-spool.toml"
 LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "tmp", "locks")
 
+
+# What `render clean` may sweep: the names renderd itself makes in bad/, tmp/ and locks/.
+_STEM = r"[A-Za-z0-9_][^/]*"
+BAD_RE = re.compile(rf"^{_STEM}\.[0-9a-f]{{8}}(?:\.reason)?$")  # move_aside: <name[:200]>.<nonce>
+TMP_RE = re.compile(  # write_atomic's .<pid>.<nonce>.tmp, submit's .staging, .new, take_over's .<why>.<pid>.<nonce>
+    rf"^{_STEM}\.(?:\d+\.[0-9a-f]{{8}}\.tmp|[0-9a-f]{{8}}\.(?:staging|new)|[a-z]+\.\d+\.[0-9a-f]{{8}})$")
+LOCK_RE = re.compile(rf"^{NAME}\.lock$")
+ASIDE_RE = re.compile(r"^\.unsafe-bad\.[0-9a-f]{8}$")  # a bad/ that was a link, moved aside by repair_layout
+
+log = logging.getLogger(__name__)
+warn_limited = RateLimitedLog(log)
 
 # --------------------------------------------------------------------------- the spool
 
@@ -90,6 +103,23 @@ class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.created_layout = False
+        self._io: SpoolIO | None = None
+
+    @property
+    def io(self) -> SpoolIO:
+        """The one way in and out of this spool (renderd.spoolio), opened on first use."""
+        if self._io is None:
+            self._io = spoolio.opened(self.root, LAYOUT)
+        return self._io
+
+    def names(self, folder: Path) -> list[str]:
+        """Names in a spool folder; a folder that is a symlink (or not a folder) is empty, with
+        one warning (rate-limited): nothing is ever listed or claimed through a planted link."""
+        try:
+            return self.io.names(folder)
+        except UnsafeEntry as err:
+            warn_limited.warning(f"unsafe folder {folder}", "not listing %s", err)
+            return []
 
     # -- opening ------------------------------------------------------------
 
@@ -106,9 +136,33 @@ class Spool:
             spool._create_marker()
         spool._check_marker()
         if create:
-            for sub in LAYOUT:
-                (root / sub).mkdir(exist_ok=True)
+            spool.repair_layout()
         return spool
+
+    def repair_layout(self) -> list[str]:
+        """Make missing layout folders; a layout folder that is a symlink, a file or a mount is
+        moved aside to bad/ (never followed, never deleted) and made again.  Returns what was
+        moved, each also one warning line."""
+        moved = []
+        for sub in LAYOUT:
+            try:
+                self.io.mkdir(self.root / sub)
+                continue
+            except UnsafeEntry as err:
+                reason = f"the spool's {sub}/ folder {err.what}"
+            aside = f"{sub}.{nonce()}"
+            try:
+                if sub == "bad":  # nowhere safe to put it but beside itself, under a name no listing reads
+                    self.io.rename(self.root / sub, self.root / f".unsafe-{aside}")
+                else:
+                    self.io.rename(self.root / sub, self.root / "bad" / aside)
+                    self.write_atomic(self.root / "bad" / f"{aside}.reason", (reason + "\n").encode())
+                self.io.mkdir(self.root / sub)
+            except OSError as move_err:
+                raise SpoolError(f"{reason}, and it cannot be moved aside ({move_err})", self.root / sub) from None
+            log.warning("moved aside %s: %s", sub, reason)
+            moved.append(sub)
+        return moved
 
     def _create_marker(self) -> None:
         text = (
@@ -127,8 +181,8 @@ class Spool:
 
     def _check_marker(self) -> None:
         marker = self.root / MARKER
-        try:
-            data = tomllib.loads(marker.read_text(encoding="utf-8"))
+        try:  # through the I/O layer: a FIFO planted as the marker must not hang every `render`
+            data = tomllib.loads(self.io.read(marker, 64 * 1024).decode("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise SpoolError(f"unreadable spool marker ({err})", marker) from None
         fmt = data.get("format")
@@ -156,11 +210,14 @@ class Spool:
         for part in ("jobs", job, sub):
             path = path / part
             try:
-                os.mkdir(path, 0o755)
-            except FileExistsError:
-                pass
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                raise BadInfoFile("is a symbolic link or not a folder", path)
+                self.io.mkdir(path)
+            except UnsafeEntry as err:
+                if part != sub:  # the job's own folder (or jobs/): its chunks cannot be trusted
+                    raise BadInfoFile(err.what, path) from None
+                # done/, logs/, cancelled/ swapped for a link: moved aside, made again
+                self.move_aside(path, f"the job's {sub}/ folder {err.what}")
+                warn_limited.warning("moved aside", "moved aside %s: %s", path, err.what)
+                self.io.mkdir(path, exist_ok=False)
         return path
 
     def log_path(self, job: str, chunk: str, host: str, run: int) -> Path:
@@ -177,40 +234,40 @@ class Spool:
 
     # -- atomic writes --------------------------------------------------------
 
-    def write_atomic(self, dest: Path, data: bytes, durable: bool = True) -> None:
-        """Write to tmp/ then rename over `dest`: readers see the old or the new file."""
+    def write_atomic(self, dest: Path, data: bytes, durable: bool = True, sync_dir: bool = False) -> None:
+        """Write to tmp/ then rename over `dest`: readers see the old or the new file.  `durable`
+        fsyncs the data, `sync_dir` also the folder it lands in (records a crash must not lose)."""
         tmp = self.root / "tmp" / f"{dest.name[:80]}.{os.getpid()}.{nonce()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if durable:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.rename(tmp, dest)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
+        self.io.write_atomic(dest, data, tmp, durable=durable, sync_dir=sync_dir)
 
-    def write_json(self, dest: Path, data: Any, durable: bool = True) -> None:
-        self.write_atomic(dest, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode(), durable)
+    def write_json(self, dest: Path, data: Any, durable: bool = True, sync_dir: bool = False) -> None:
+        self.write_atomic(dest, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode(), durable, sync_dir)
+
+    def read_json(self, path: Path, limit: int = 16 * 1024 * 1024) -> Any:
+        """A small JSON file of the spool; None when it is gone, unreadable, too large or planted."""
+        try:
+            raw = self.io.read(path, limit)
+        except OSError:
+            return None
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return None
+
+    def unlink(self, path: Path) -> bool:
+        """Remove one name of the spool (a symlink itself, never its target)."""
+        return self.io.unlink(path)
 
     # -- reading info files ---------------------------------------------------
 
     def read_info(self, path: Path) -> ChunkInfo:
         """Read an info file without following symlinks; BadInfoFile if it cannot be trusted."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise BadInfoFile("is a symbolic link", path) from None
-            raise
-        # Check before fdopen: it refuses a directory with an OSError, and would leak the fd.
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise BadInfoFile("not a regular file", path)
-        with os.fdopen(fd, "rb") as fh:
-            raw = fh.read(MAX_INFO_BYTES + 1)
+            raw = self.io.read(path, MAX_INFO_BYTES)
+        except UnsafeEntry as err:
+            raise BadInfoFile(err.what, path) from None
+        except PermissionError:  # mode 000 or a foreign owner: no daemon of this user will ever read it
+            raise BadInfoFile("cannot be read (permission denied)", path) from None
         try:
             return ChunkInfo.from_bytes(raw, path.name)
         except BadInfoFile as err:
@@ -221,18 +278,18 @@ class Spool:
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         job = manifest["job"]
         jd = self.job_dir(job)
-        for sub in ("", "done", "logs"):
-            (jd / sub).mkdir(parents=True, exist_ok=True)
+        for folder in (jd.parent, jd, jd / "done", jd / "logs"):
+            self.io.mkdir(folder)
         self.write_json(jd / "manifest.json", dict(manifest))
 
     def read_manifest(self, job: str) -> dict[str, Any] | None:
         if not valid_name(job):
             return None
-        data = read_json(self.job_dir(job) / "manifest.json")
+        data = self.read_json(self.job_dir(job) / "manifest.json")
         return data if isinstance(data, dict) else None
 
     def list_jobs(self) -> list[str]:
-        return sorted(n for n in _names(self.root / "jobs") if valid_name(n))
+        return sorted(n for n in self.names(self.root / "jobs") if valid_name(n))
 
     def submit(self, manifest: Mapping[str, Any], chunks: Sequence[ChunkInfo]) -> QueueDir:
         """Write the manifest, then all info files into a staging folder renamed into queue/ at once."""
@@ -240,15 +297,16 @@ class Spool:
         self.write_manifest(manifest)
         qdir = QueueDir.build(job, int(manifest["priority"]), int(manifest["submitted_ms"]))
         staging = self.root / "tmp" / f"{qdir.name}.{nonce()}.staging"
-        staging.mkdir()
+        self.io.mkdir(staging, exist_ok=False)
         for info in chunks:
             info.note("queued")
-            _write_new(staging / f"{info.chunk}.info", info.to_bytes())
-        os.rename(staging, self.root / "queue" / qdir.name)
+            self.io.write_new(staging / f"{info.chunk}.info", info.to_bytes())
+        self.io.fsync_folder(staging)
+        self.io.rename(staging, self.root / "queue" / qdir.name, durable=True)
         return qdir
 
     def control(self, job: str) -> dict[str, Any]:
-        data = read_json(self.job_dir(job) / "control.json")
+        data = self.read_json(self.job_dir(job) / "control.json")
         return data if isinstance(data, dict) else {}
 
     # -- job control (render cancel / pause / resume / retry / priority / remove) ----
@@ -257,10 +315,7 @@ class Spool:
         """The job's control flags and who wrote them (the file's owner, not a claim in it)."""
         path = self.job_dir(job) / "control.json"
         try:
-            fd = open_regular(path)
-            with os.fdopen(fd, "rb") as fh:
-                uid = os.fstat(fh.fileno()).st_uid
-                raw = fh.read(64 * 1024)
+            raw, uid = self.io.read_with_owner(path, 64 * 1024)
         except OSError:
             return JobControl()
         try:
@@ -281,7 +336,7 @@ class Spool:
         """Move a file we are about to change to a private name in tmp/: exactly one taker wins."""
         mine = self.root / "tmp" / f"{src.name[:80]}.{why}.{os.getpid()}.{nonce()}"
         try:
-            os.rename(src, mine)
+            self.io.rename(src, mine)
         except FileNotFoundError:
             return None
         return mine
@@ -290,11 +345,14 @@ class Spool:
         """Keep a cancelled chunk as a record in jobs/<job>/cancelled/ (so `retry --missing` can bring it back)."""
         check_transition(old, ChunkState.CANCELLED, info.chunk)
         info.note("cancelled", by)
-        folder = self.job_dir(info.job) / "cancelled"
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder = self.ensure_job_dir(info.job, "cancelled")
+        except BadInfoFile as err:  # a planted link: the record goes nowhere outside the spool
+            raise UnsafeEntry(err.path or src, err.message) from None
         self.write_json(folder / f"{info.chunk}.json", {"format": FORMAT, "chunk": info.chunk, "job": info.job,
-                                                        "time": round(now(), 3), "by": by, "info": asdict(info)})
-        _unlink_quiet(src)
+                                                        "time": round(now(), 3), "by": by, "info": asdict(info)},
+                        sync_dir=True)
+        self.io.unlink(src)
 
     def cancelled_chunks(self, job: str) -> dict[str, dict[str, Any]]:
         return self._records(self.job_dir(job) / "cancelled")
@@ -304,22 +362,22 @@ class Spool:
         taken = self.take_over(self.job_dir(job) / where / f"{chunk}.json", "requeue")
         if taken is None:
             return False
-        record = read_json(taken, MAX_INFO_BYTES)
+        record = self.read_json(taken, MAX_INFO_BYTES)
         try:
             info = ChunkInfo.from_bytes(json.dumps(record["info"]).encode())
         except (BadInfoFile, KeyError, TypeError) as err:
-            os.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
+            self.io.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
             raise BadInfoFile(f"cannot rebuild chunk {chunk} from its record: {err}") from None
         if info.chunk != chunk or info.job != job:
-            os.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
+            self.io.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
             raise BadInfoFile(f"the record of {chunk} holds chunk {info.chunk}")
         info.attempts, info.failed_hosts = 0, []
         info.note("retried", by)
         check_transition(old, ChunkState.QUEUED, chunk)
         staged = self.root / "tmp" / f"{chunk}.info.{nonce()}.new"
-        _write_new(staged, info.to_bytes())
+        self.io.write_new(staged, info.to_bytes())
         self.move_into_queue(staged, info)
-        _unlink_quiet(taken)
+        self.io.unlink(taken)
         return True
 
     def retry_failed(self, chunk: str, by: str) -> bool:
@@ -335,7 +393,7 @@ class Spool:
         info.attempts, info.failed_hosts = 0, []
         info.note("retried", by)
         self.requeue(taken, info, ChunkState.FAILED)
-        _unlink_quiet(self.root / "failed" / f"{chunk}.info.reason")
+        self.io.unlink(self.root / "failed" / f"{chunk}.info.reason")
         return True
 
     def set_priority(self, job: str, priority: int) -> None:
@@ -351,13 +409,13 @@ class Spool:
                 continue
             new = QueueDir.build(job, priority, submitted if isinstance(submitted, int) else qdir.submitted_ms)
             try:
-                os.rename(self.root / "queue" / qdir.name, self.root / "queue" / new.name)
+                self.io.rename(self.root / "queue" / qdir.name, self.root / "queue" / new.name)
             except FileNotFoundError:
                 continue  # emptied and removed meanwhile
             except OSError:  # the new folder exists already (a chunk came back meanwhile): move files one by one
                 for chunk in self.queued_chunks(qdir):
                     try:
-                        os.rename(self.queue_path(qdir, chunk), self.queue_path(new, chunk))
+                        self.io.rename(self.queue_path(qdir, chunk), self.queue_path(new, chunk))
                     except FileNotFoundError:
                         pass
                 self.remove_empty_queue_dir(qdir)
@@ -365,7 +423,7 @@ class Spool:
     def drop_failed(self, chunk: str) -> None:
         """`render remove`: a failed chunk and its reason go for good."""
         for suffix in (".info", ".info.reason"):
-            _unlink_quiet(self.root / "failed" / f"{chunk}{suffix}")
+            self.io.unlink(self.root / "failed" / f"{chunk}{suffix}")
 
     def remove_job(self, job: str) -> None:
         """Drop a job's folder (manifest, records, logs): renamed away first, so it vanishes at once."""
@@ -373,33 +431,45 @@ class Spool:
             raise SpoolError(f"not a job id: {job!r}", self.root)
         gone = self.take_over(self.job_dir(job), "removed")
         if gone is not None:
-            shutil.rmtree(gone, ignore_errors=True)
+            self.io.remove_tree(gone)
 
     def chunk_logs(self, job: str, chunk: str) -> list[Path]:
         """Every log of a chunk (`<chunk>.<host>.<run>.log`: any host, any attempt), oldest first."""
         folder = self.job_dir(job) / "logs"
         found = []
-        for name in _names(folder):
+        for name in self.names(folder):
             if name.startswith(chunk + ".") and name.endswith(".log") and valid_name(name):
                 try:
-                    found.append((os.lstat(folder / name).st_mtime, folder / name))
-                except FileNotFoundError:
+                    found.append((self.io.lstat(folder / name).st_mtime, folder / name))
+                except OSError:
                     continue
         return [path for _, path in sorted(found)]
 
     def job_logs(self, job: str) -> list[Path]:
         folder = self.job_dir(job) / "logs"
-        return [folder / n for n in _names(folder) if n.endswith(".log") and valid_name(n)]
+        return [folder / n for n in self.names(folder) if n.endswith(".log") and valid_name(n)]
 
     def litter(self) -> dict[str, list[Path]]:
         """What `render clean` may remove once old: rotated event logs, quarantined files (with their
-        reasons), lock files and leftovers of interrupted writes in tmp/."""
-        return {
-            "events": [self.root / "events" / n for n in _names(self.root / "events") if ROTATED_RE.match(n)],
-            "bad": [self.root / "bad" / n for n in _names(self.root / "bad")],
-            "locks": [self.root / "locks" / n for n in _names(self.root / "locks") if n.endswith(".lock")],
-            "tmp": [self.root / "tmp" / n for n in _names(self.root / "tmp")],
-        }
+        reasons), lock files and leftovers of interrupted writes in tmp/.
+
+        Only what is provably the spool's own: names in the real layout folders (listed through
+        the I/O layer, so a `bad/` or `tmp/` swapped for a link lists nothing), and only names of
+        the shapes renderd makes there.  Removal goes through `remove_tree` for the same reason."""
+        def own(sub: str, pattern: re.Pattern[str]) -> list[Path]:
+            return [self.root / sub / n for n in self.names(self.root / sub) if pattern.match(n)]
+
+        aside = [self.root / n for n in self.names(self.root) if ASIDE_RE.match(n)]
+        return {"events": own("events", ROTATED_RE), "bad": own("bad", BAD_RE) + aside,
+                "locks": own("locks", LOCK_RE), "tmp": own("tmp", TMP_RE)}
+
+    def tree_size(self, path: Path) -> int:
+        """Bytes under `path` (a file or a real folder), counted without following links."""
+        return self.io.tree_size(path)
+
+    def remove_tree(self, path: Path) -> None:
+        """Remove a name of the spool and, for a real folder, all in it; links are removed, never followed."""
+        self.io.remove_tree(path)
 
     def event_log_path(self, daemon: str) -> Path:
         """events/<daemon>.jsonl; rotated copies are <daemon>.jsonl.1, .2, ..."""
@@ -407,14 +477,14 @@ class Spool:
 
     def event_logs(self) -> list[Path]:
         """The current event log of every daemon (not the rotated ones)."""
-        return sorted(self.root / "events" / n for n in _names(self.root / "events")
+        return sorted(self.root / "events" / n for n in self.names(self.root / "events")
                       if n.endswith(".jsonl") and valid_name(n[:-6]))
 
     def _records(self, folder: Path) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for name in _names(folder):
+        for name in self.names(folder):
             if name.endswith(".json") and valid_name(name[:-5]):
-                rec = read_json(folder / name, 1024 * 1024)
+                rec = self.read_json(folder / name, 1024 * 1024)
                 out[name[:-5]] = rec if isinstance(rec, dict) else {}
         return out
 
@@ -422,7 +492,7 @@ class Spool:
 
     def queue_dirs(self) -> list[QueueDir]:
         """Job folders in the queue, highest priority first, then oldest."""
-        dirs = [q for q in map(QueueDir.parse, _names(self.root / "queue")) if q is not None]
+        dirs = [q for q in map(QueueDir.parse, self.names(self.root / "queue")) if q is not None]
         return sorted(dirs, key=lambda q: q.name)
 
     def queue_dir_of(self, job: str) -> QueueDir | None:
@@ -434,7 +504,7 @@ class Spool:
     def queued_chunks(self, qdir: QueueDir) -> list[str]:
         """Chunk ids queued in one job folder, in order; foreign names are ignored."""
         out = []
-        for name in _names(self.root / "queue" / qdir.name):
+        for name in self.names(self.root / "queue" / qdir.name):
             m = INFO_RE.match(name)
             if m is not None:
                 out.append(m["chunk"])
@@ -457,7 +527,7 @@ class Spool:
             submitted = int(info.created * 1000)
         qdir = QueueDir.build(info.job, priority, submitted)
         path = self.root / "queue" / qdir.name
-        path.mkdir(exist_ok=True)
+        self.io.mkdir(path)
         return path
 
     def requeue(self, src: Path, info: ChunkInfo, old: ChunkState) -> Path:
@@ -470,10 +540,10 @@ class Spool:
         for _ in range(20):
             dest = self.queue_dir_for(info) / f"{info.chunk}.info"
             try:
-                os.rename(src, dest)
+                self.io.rename(src, dest)
                 return dest
             except FileNotFoundError:
-                if not os.path.lexists(src):
+                if not self.io.exists(src):
                     raise
                 # a daemon's scan removed the job's queue folder (empty for an instant): make it again
         raise SpoolError(f"cannot put {info.chunk} back in the queue: its folder keeps vanishing", src)
@@ -481,7 +551,7 @@ class Spool:
     def remove_empty_queue_dir(self, qdir: QueueDir) -> bool:
         """rmdir fails on a non-empty folder, so this never loses a chunk."""
         try:
-            os.rmdir(self.root / "queue" / qdir.name)
+            self.io.rmdir(self.root / "queue" / qdir.name)
         except OSError:
             return False
         return True
@@ -492,7 +562,7 @@ class Spool:
         self.write_atomic(src, info.to_bytes())
         dest = self.root / "failed" / f"{info.chunk}.info"
         self.write_atomic(self.root / "failed" / f"{info.chunk}.info.reason", (reason + "\n").encode())
-        os.rename(src, dest)
+        self.io.rename(src, dest, durable=True)
         return dest
 
     def quarantine(self, src: Path, reason: str, old: ChunkState = ChunkState.QUEUED) -> Path | None:
@@ -500,53 +570,87 @@ class Spool:
 
         Returns None when another daemon moved it first."""
         check_transition(old, ChunkState.BAD, src.name)
+        return self.move_aside(src, reason)
+
+    def move_aside(self, src: Path, reason: str) -> Path | None:
+        """Move anything (a file, a planted link, FIFO or folder) to bad/ with its reason; None if
+        it was gone.  Nothing is followed, nothing deleted: `render clean` sweeps bad/ later."""
         base = src.name if not src.name.startswith(".") else "_" + src.name
         # A claimed name can reach 250 characters; with '.<nonce>.reason' it must fit in 255.
         dest = self.root / "bad" / f"{base[:200]}.{nonce()}"
         try:
-            os.rename(src, dest)
+            self.io.rename(src, dest)
         except FileNotFoundError:
             return None
         self.write_atomic(dest.with_name(dest.name + ".reason"), (reason + "\n").encode())
         return dest
+
+    def open_own(self, path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:
+        """Open a file of ours at a predictable name (a chunk's log): whatever was planted there
+        (a link, a FIFO, a folder) is moved to bad/ first, so it neither blocks nor redirects us."""
+        try:
+            return self.io.open(path, flags)
+        except UnsafeEntry as err:
+            if self.move_aside(path, f"planted where renderd writes {path.name}: {err.what}") is not None:
+                warn_limited.warning("moved aside", "moved aside %s: %s", path, err.what)
+            return self.io.open(path, flags | os.O_EXCL)
 
     # -- done -----------------------------------------------------------------
 
     def record_done(self, info: ChunkInfo, record: Mapping[str, Any]) -> None:
         done = self.ensure_job_dir(info.job, "done")
         # the info rides along so that `render retry --missing` can run the chunk again
-        self.write_json(done / f"{info.chunk}.json", {**record, "info": info.as_dict()})
+        self.write_json(done / f"{info.chunk}.json", {**record, "info": info.as_dict()}, sync_dir=True)
 
     def done_chunks(self, job: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         done = self.job_dir(job) / "done"
-        for name in _names(done):
+        for name in self.names(done):
             if name.endswith(".json") and valid_name(name[:-5]):
-                rec = read_json(done / name, 1024 * 1024)
+                rec = self.read_json(done / name, 1024 * 1024)
                 out[name[:-5]] = rec if isinstance(rec, dict) else {}
         return out
 
     # -- claimed / failed / bad listings --------------------------------------
 
     def claims(self) -> list[ClaimName]:
-        return [c for c in map(ClaimName.parse, _names(self.root / "claimed")) if c is not None]
+        return [c for c in map(ClaimName.parse, self.names(self.root / "claimed")) if c is not None]
 
     def failed_chunks(self) -> list[str]:
-        return sorted(m["chunk"] for m in map(INFO_RE.match, _names(self.root / "failed")) if m is not None)
+        return sorted(m["chunk"] for m in map(INFO_RE.match, self.names(self.root / "failed")) if m is not None)
 
     def failed_reason(self, chunk: str) -> str:
         try:
-            return (self.root / "failed" / f"{chunk}.info.reason").read_text(errors="replace").strip()
+            raw = self.io.read(self.root / "failed" / f"{chunk}.info.reason", 64 * 1024)
         except OSError:
             return ""
+        return raw.decode(errors="replace").strip()
 
     def bad_files(self) -> list[str]:
-        return sorted(n for n in _names(self.root / "bad") if not n.endswith(".reason"))
+        return sorted(n for n in self.names(self.root / "bad") if not n.endswith(".reason"))
 
     # -- hosts ----------------------------------------------------------------
 
     def write_host(self, name: str, record: Mapping[str, Any]) -> None:
-        self.write_json(self.root / "hosts" / f"{name}.json", dict(record), durable=False)
+        path = self.root / "hosts" / f"{name}.json"
+        try:
+            self.write_json(path, dict(record), durable=False)
+        except UnsafeEntry:  # hosts/ or tmp/ swapped for a link while we run: move it aside, once more
+            if not self.repair_layout():
+                raise
+            self.write_json(path, dict(record), durable=False)
+        self.check_layout()
+
+    def check_layout(self) -> None:
+        """Every few seconds (with the host record): a layout folder swapped for a link or a file
+        since the last look is moved aside and made again, so one plant does not stop the farm.
+        One cached lstat per folder when nothing changed."""
+        for sub in LAYOUT:
+            try:
+                self.io.check_folder(sub)
+            except (UnsafeEntry, FileNotFoundError):
+                self.repair_layout()
+                return
 
     def host_control_path(self, name: str) -> Path:
         """`hosts/<name>.control`: the owner's standing order for a host (pause / drain); read by its daemon."""
@@ -556,15 +660,15 @@ class Spool:
         """Set (pause / drain) or clear (None) a host's standing order."""
         path = self.host_control_path(name)
         if control is None:
-            _unlink_quiet(path)
+            self.io.unlink(path)
         else:
             self.write_json(path, {"format": FORMAT, "control": control, "by": by, "time": round(now(), 3)})
 
     def hosts(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for fname in _names(self.root / "hosts"):
+        for fname in self.names(self.root / "hosts"):
             if fname.endswith(".json") and valid_name(fname[:-5]):
-                rec = read_json(self.root / "hosts" / fname, 1024 * 1024)
+                rec = self.read_json(self.root / "hosts" / fname, 1024 * 1024)
                 if isinstance(rec, dict):
                     out[fname[:-5]] = rec
         return out
@@ -602,38 +706,24 @@ def host_is_live(record: Mapping[str, Any], at: float | None = None) -> bool:
 def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
     """Open a spool file that must be a plain file: never a symlink, FIFO or device (they could
     point outside the spool or block the reader forever)."""
-    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    return fd
-
-
-def _names(folder: Path) -> Iterator[str]:
-    """Names in a folder (no stat per entry); a missing folder is empty."""
-    try:
-        with os.scandir(folder) as it:
-            for entry in it:
-                yield entry.name
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError as err:
-        if err.errno != errno.ESTALE:  # NFS/FUSE: another host removed the folder (an emptied job's queue folder)
-            raise
+    return spoolio.open_file(path, flags, mode)
 
 
 def list_names(folder: Path) -> list[str]:
-    return list(_names(folder))
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
-def _unlink_quiet(path: Path) -> None:
+    """Names in a folder of an opened spool (walked without following links); a missing,
+    vanished (ESTALE) or planted (symlinked) folder is empty."""
+    sio = spoolio.owner_of(folder)
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        if sio is not None:
+            return sio.names(folder)
+        with os.scandir(folder) as it:
+            return [entry.name for entry in it]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except UnsafeEntry as err:
+        warn_limited.warning(f"unsafe folder {folder}", "not listing %s", err)
+        return []
+    except OSError as err:
+        if err.errno != errno.ESTALE:  # NFS/FUSE: another host removed the folder (an emptied job's queue folder)
+            raise
+        return []

@@ -144,6 +144,10 @@ class SpoolIO:
                     os.close(self._retired.pop(0))
         return fd
 
+    def check_folder(self, name: str) -> None:
+        """Is the layout folder `name` still the real folder we know (UnsafeEntry if not)?"""
+        self._layout_fd(name)
+
     def _open_dir(self, parent: int, name: str, path: Path | str) -> int:
         try:
             return os.open(name, WALK, dir_fd=parent)
@@ -343,12 +347,30 @@ class SpoolIO:
             except FileNotFoundError:
                 return
             if stat.S_ISDIR(st_mode):
-                shutil.rmtree(name, dir_fd=parent)
+                shutil.rmtree(name, dir_fd=parent, ignore_errors=True)
             else:
                 try:
                     os.unlink(name, dir_fd=parent)
                 except FileNotFoundError:
                     pass
+
+    def tree_size(self, path: Path | str) -> int:
+        """Bytes of a file, or of everything under a real folder (os.fwalk: fds, no link followed)."""
+        with self._parent(path) as (parent, name):
+            try:
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                return 0
+            if not stat.S_ISDIR(st.st_mode):
+                return st.st_size
+            total = 0
+            for _, _, files, dfd in os.fwalk(name, dir_fd=parent):
+                for fname in files:
+                    try:
+                        total += os.stat(fname, dir_fd=dfd, follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+            return total
 
     def fsync_folder(self, folder: Path | str) -> None:
         with self._folder(self.parts(folder), folder) as fd:
@@ -372,3 +394,91 @@ def _fsync_dir(fd: int) -> None:
             raise
     finally:
         os.close(dfd)
+
+
+# -- the spools this process opened ---------------------------------------------------------
+# Parts of renderd that hold only a path (the event log, the progress tail, `render log`) reach
+# the spool's rules through these: a path under an opened spool's root goes through its SpoolIO.
+
+_OPENED: dict[str, SpoolIO] = {}
+_OPENED_LOCK = threading.Lock()
+
+
+def opened(root: Path, layout: Sequence[str]) -> SpoolIO:
+    """The SpoolIO of `root`, made once per process (its fds live as long as the process)."""
+    key = str(root).rstrip("/") + "/"
+    with _OPENED_LOCK:
+        sio = _OPENED.get(key)
+        if sio is None:
+            sio = _OPENED[key] = SpoolIO(root, layout)
+        return sio
+
+
+def owner_of(path: Path | str) -> SpoolIO | None:
+    """The opened spool that `path` lies in (the longest root that is a prefix), if any."""
+    text = os.fspath(path)
+    best: SpoolIO | None = None
+    with _OPENED_LOCK:
+        for key, sio in _OPENED.items():
+            if text.startswith(key) and (best is None or len(key) > len(best._prefix)):
+                best = sio
+    return best
+
+
+def open_file(path: Path | str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
+    """`SpoolIO.open` for a path in an opened spool; elsewhere the same rules for the last name."""
+    sio = owner_of(path)
+    if sio is not None:
+        return sio.open(path, flags, mode)
+    fd = os.open(path, flags | FILE, mode)
+    st_mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(st_mode):
+        os.close(fd)
+        raise UnsafeEntry(path, f"is {describe(st_mode)}, not a regular file")
+    return fd
+
+
+def rename(src: Path | str, dst: Path | str) -> None:
+    sio = owner_of(src)
+    if sio is not None:
+        sio.rename(src, dst)
+    else:
+        os.rename(src, dst)
+
+
+def lstat(path: Path | str) -> os.stat_result:
+    sio = owner_of(path)
+    return sio.lstat(path) if sio is not None else os.lstat(path)
+
+
+def exists(path: Path | str) -> bool:
+    """`SpoolIO.exists` for a path in an opened spool (a claim's fence), else a no-follow open."""
+    sio = owner_of(path)
+    if sio is not None:
+        return sio.exists(path)
+    try:
+        os.close(os.open(path, os.O_RDONLY | FILE))
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        return err.errno in (errno.ELOOP, errno.EACCES, errno.ENXIO)
+    return True
+
+
+def unlink(path: Path | str) -> bool:
+    """Remove a name (never what a symlink points at); False if it was gone already."""
+    sio = owner_of(path)
+    if sio is not None:
+        return sio.unlink(path)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_tree(path: Path | str) -> None:
+    sio = owner_of(path)
+    if sio is None:
+        raise UnsafeEntry(path, "is not in an opened spool")
+    sio.remove_tree(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
             if not may_change_job(os.getuid(), os.getgid(), view.manifest.get("uid"), groups):
                 report["skipped_jobs"].append(view.job)
                 continue
-            report["bytes"] += _size(spool.job_dir(view.job))
+            report["bytes"] += spool.tree_size(spool.job_dir(view.job))
             report["jobs"].append(view.job)
             if not dry_run:
                 spool.remove_job(view.job)
@@ -67,11 +66,11 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
             for path in spool.job_logs(view.job):
                 m = chunk_of_log.match(path.name)
                 if m is not None and m[0] in finished:  # failed and running chunks keep their logs
-                    _remove_if_old(path, cutoff, "logs", report, dry_run)
+                    _remove_if_old(spool, path, cutoff, "logs", report, dry_run)
     for kind, paths in spool.litter().items():
         limit = min(cutoff, time.time() - MIN_LITTER_AGE) if kind in ("tmp", "locks") else cutoff
         for path in paths:
-            _remove_if_old(path, limit, kind, report, dry_run)
+            _remove_if_old(spool, path, limit, kind, report, dry_run)
     for path in dead_sockets(spool):  # left by daemons of this spool that were killed on this machine
         report["files"]["sockets"] += 1
         if not dry_run:
@@ -110,35 +109,20 @@ def _last_activity(view: JobView) -> float:
     return max((t for t in times if isinstance(t, (int, float))), default=0.0)
 
 
-def _size(path: Path) -> int:
+def _remove_if_old(spool: Spool, path: Path, cutoff: float, kind: str, report: dict[str, Any], dry_run: bool) -> None:
+    """Through the spool's I/O layer: a folder on the way swapped for a link since the listing
+    (e.g. `bad/ -> someone's shot`) is refused, never followed; a link is removed, not its target."""
     try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    if not path.is_dir() or path.is_symlink():
-        return st.st_size
-    total = 0
-    for root, _, names in os.walk(path):
-        for name in names:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-    return total
-
-
-def _remove_if_old(path: Path, cutoff: float, kind: str, report: dict[str, Any], dry_run: bool) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+        st = spool.io.lstat(path)
+    except OSError:  # gone, or no longer inside the spool's real folders
         return
     if st.st_mtime >= cutoff:
         return
-    report["bytes"] += _size(path)
-    report["files"][kind] += 1
-    if dry_run:
+    try:
+        size = spool.tree_size(path)
+        if not dry_run:
+            spool.remove_tree(path)
+    except OSError:
         return
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+    report["bytes"] += size
+    report["files"][kind] += 1

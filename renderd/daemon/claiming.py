@@ -18,7 +18,11 @@ from renderd import claim
 from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.errors import BadInfoFile
 from renderd.kinds import Capabilities, kind_of
+from renderd.ratelog import RateLimitedLog
 from renderd.spool import ChunkInfo, QueueDir, host_is_live
+
+warn = RateLimitedLog(log)
+quarantine_log = RateLimitedLog(log, burst=50)  # one line per file; a flood of them is summed up
 
 
 class Verdict(StrEnum):
@@ -147,7 +151,7 @@ class ClaimingMixin(DaemonState):
             self._quarantine(qdir, chunk, path, err.message)
             return
         except OSError as err:
-            log.warning("cannot read %s: %s", path, err)
+            warn.warning("cannot read", "cannot read %s: %s", path, err)
             return
         hosts = self.spool.hosts() if self.cfg.name in info.failed_hosts else None
         manifest = self._manifest(qdir)
@@ -195,7 +199,7 @@ class ClaimingMixin(DaemonState):
         try:
             dest = self.spool.quarantine(path, reason)
         except OSError as err:
-            log.warning("cannot quarantine %s: %s", path, err)
+            warn.warning("cannot quarantine", "cannot quarantine %s: %s", path, err)
             return
-        if dest is not None:
-            log.warning("quarantined %s -> bad/%s: %s", path.name, dest.name, reason)
+        if dest is not None:  # one line per file; a flood of them (2 000 planted files) is summed up
+            quarantine_log.warning("quarantined", "quarantined %s -> bad/%s: %s", path.name, dest.name, reason)

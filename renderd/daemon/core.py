@@ -59,7 +59,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         clean_leftovers(self.notes)  # staging folders a killed run left (kinds/blender_staging.py)
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
         self.spawner = self._new_spawner()
-        self.runner = Runner(self.spawner, self.cfg.grace)
+        self.runner = Runner(self.spawner, self.cfg.grace, self.spool.root)
         self.jobs = JobGuard(self.spool, self.cfg.name, self.cfg.admin_group, self.runner, self.emit)
         self.recorder = Recorder(lambda tag, ok, err: self.events.put(("recorded", (tag, ok, err))))
         self.policy = HostPolicy.build(

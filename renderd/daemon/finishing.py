@@ -8,6 +8,7 @@ recorder's thread), a failed attempt, a chunk given back, the log footer.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Mapping
@@ -188,8 +189,8 @@ class FinishingMixin(DaemonState):
             log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
 
     def _footer(self, run: Run, text: str) -> None:
-        try:
-            with open(run.log, "ab") as fh:
+        try:  # never through a link or into a FIFO swapped in for the log during the run
+            with os.fdopen(self.spool.io.open(run.log, os.O_WRONLY | os.O_APPEND), "ab") as fh:
                 fh.write(f"\nrenderd: {text}\n".encode())
         except OSError as err:
             log.warning("cannot write to %s: %s", run.log, err)
@@ -200,7 +201,7 @@ class FinishingMixin(DaemonState):
         if not claim.still_ours(run.claim):
             return
         self.spool.record_cancelled(run.claim.path, run.info, ChunkState.CLAIMED, self.cfg.name)
-        run.claim.heartbeat.unlink(missing_ok=True)
+        self.spool.unlink(run.claim.heartbeat)
         self.emit("chunk-cancelled", chunk=run.info.chunk, job=run.info.job, seconds=round(run.elapsed, 3))
 
     def _on_progress(self, token: str, summary: dict[str, Any]) -> None:

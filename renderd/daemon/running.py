@@ -6,7 +6,6 @@ events; an `exited` run is handed to finishing.py.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import time
@@ -26,17 +25,6 @@ from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
 from renderd.spool import ChunkInfo, relative_path_ok
 from renderd.spoolio import describe
-
-
-def _open_log(path: Path) -> int:
-    """The chunk's log, for the header: no symlink followed, no FIFO blocked on (a FIFO with no
-    reader fails at once with ENXIO; one with a reader opens and is refused here)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, f"is {describe(mode)}, not a regular file")
-    return fd
 
 
 def input_problem(info: ChunkInfo, spool_root: Path) -> str | None:
@@ -110,7 +98,7 @@ class RunningMixin(FinishingMixin):
         )
         try:
             self.spool.ensure_job_dir(info.job, "logs")
-            fd = _open_log(log_path)
+            fd = self.spool.open_own(log_path)  # a FIFO or link planted at this predictable name goes to bad/
         except BadInfoFile as err:
             launch.settle([], False)
             log.warning("quarantined claimed %s: %s", info.chunk, err)

@@ -51,7 +51,7 @@ def test_top_prints_plain_lines_when_piped(spool: Path, markers: Path, start_dae
     out = render(spool, "top").stdout.splitlines()
     (row,) = [line for line in out if line.startswith(job["job"])]
     assert row.split()[1:5] == ["done", "100%", "4/4", "0/0/2/0"]
-    assert any(line.split()[:2] == ["a", "idle"] for line in out)
+    assert any(line.split()[:2] == ["a", "idle"] for line in out), out
     assert "\x1b[" not in "".join(out)
 
 
@@ -71,8 +71,8 @@ def test_clean_removes_finished_jobs_and_old_litter_and_keeps_the_rest(spool: Pa
     bad = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "b", "--exit", "3"], "--max-attempts", "1")
     for job, code in ((good, 0), (bad, 1)):
         assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == code
-    old_bad, new_bad = spool / "bad" / "junk.info.1", spool / "bad" / "fresh.info.2"
-    old_lock, new_tmp = spool / "locks" / "x-0001.lock", spool / "tmp" / "half-written.tmp"
+    old_bad, new_bad = spool / "bad" / "junk.info.0a1b2c3d", spool / "bad" / "fresh.info.0a1b2c3e"
+    old_lock, new_tmp = spool / "locks" / "x-0001.lock", spool / "tmp" / "half-written.4242.0a1b2c3d.tmp"
     rotated = spool / "events" / "gone-host.jsonl.3"
     for path in (old_bad, new_bad, old_lock, new_tmp, rotated):
         path.write_text("x")
