@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from renderd import protocol
+from renderd import protocol, spoolio
 from renderd.spool import open_regular
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class EventLog:
 
     def _current_size(self) -> int:
         try:
-            return os.stat(self.path).st_size
+            return spoolio.lstat(self.path).st_size
         except OSError:
             return 0
 
@@ -79,6 +79,6 @@ class EventLog:
 
 def _rename_quiet(src: Path, dest: Path) -> None:
     try:
-        os.rename(src, dest)
+        spoolio.rename(src, dest)
     except FileNotFoundError:
         pass

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderd import claim, host
+from renderd import claim, host, spoolio
 from renderd.daemon.state import DaemonState, log
 from renderd.spool import host_is_live
 
@@ -46,7 +46,7 @@ class OwnedRecord:
 def read_own_record(path: Path) -> OwnedRecord | None:
     """Our name's record without following a link or blocking on a FIFO; None if absent or unreadable."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = spoolio.open_file(path)  # walked from the spool root: hosts/ swapped for a link is refused
     except OSError:
         return None
     try:
