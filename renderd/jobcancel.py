@@ -36,7 +36,7 @@ def cancel_failed(spool: Spool, job: str, by: str) -> list[str]:
     for chunk in spool.failed_chunks():
         if job_of_chunk(chunk) == job and _cancel_file(spool, spool.path("failed", f"{chunk}.info"),
                                                        ChunkState.FAILED, by):
-            spool.path("failed", f"{chunk}.info.reason").unlink(missing_ok=True)
+            spool.unlink(spool.path("failed", f"{chunk}.info.reason"))
             out.append(chunk)
     return out
 
