@@ -21,6 +21,7 @@ from renderd.fsinfo import fs_type, is_network_fs
 from renderd.host import meminfo
 from renderd.idle import SIGNALS, MemoryWatch, Probe, make_probes
 from renderd.kinds.blender import on_this_host
+from renderd.kinds.blender_version import host_version, resolve_program
 from renderd.spool import Spool, is_spool
 
 IOPRIO_GET_SYSCALL = {"x86_64": 252, "aarch64": 31, "i686": 290, "i386": 290, "armv7l": 315, "ppc64le": 274}
@@ -199,7 +200,21 @@ def signal_lines(probes: list[Probe]) -> list[str]:
     return lines
 
 
-def report(spool: Path | None, activity_path: Path | None, signals: list[str]) -> list[str]:
+def blender_line(blender: str) -> str:
+    """The Blender program chunks would run: the absolute path the daemon resolves at start."""
+    program = resolve_program(blender)
+    if program is None:
+        where = "on PATH" if "/" not in blender else "(not an executable file)"
+        return f"blender: {blender!r} not found {where}: this host would leave Blender chunks to others"
+    version = host_version(program)
+    if version is None:
+        return f"blender: {program} does not say which Blender it is: this host would leave Blender chunks to others"
+    return f"blender: {program} (Blender {version})"
+
+
+def report(
+    spool: Path | None, activity_path: Path | None, signals: list[str], blender: str = "blender"
+) -> list[str]:
     chosen = set(signals)
     probes = make_probes(SIGNALS, activity_path)
     lines = ["owner-activity signals (used: " + (", ".join(signals) or "none") + "):"]
@@ -223,6 +238,7 @@ def report(spool: Path | None, activity_path: Path | None, signals: list[str]) -
             + ("no session CPU groups" if group is None else f"session CPU group nice {group}")
             + (" (all work)" if ok else " (NOT all as asked)")
         )
+    lines.append(blender_line(blender))
     systemd = Path("/run/systemd/system").is_dir()
     lines.append(
         "systemd: running as PID 1" if systemd else "systemd: not PID 1 here (no logind sessions, no chunk slice)"
@@ -236,7 +252,7 @@ def report(spool: Path | None, activity_path: Path | None, signals: list[str]) -
     return lines
 
 
-def run_check(spool: Path | None, activity_path: Path | None, signals: list[str]) -> int:
-    for line in report(spool, activity_path, signals):
+def run_check(spool: Path | None, activity_path: Path | None, signals: list[str], blender: str = "blender") -> int:
+    for line in report(spool, activity_path, signals, blender):
         click.echo(line)
     return 0

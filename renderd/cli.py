@@ -128,7 +128,7 @@ def main(
 ) -> None:
     """Run chunks from a shared spool folder on this workstation, at the lowest priority."""
     if idle.pop("check"):
-        sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"])))
+        sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"]), blender))
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logsetup.configure(verbose, sys.stderr, os.environ)

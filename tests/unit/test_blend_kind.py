@@ -15,6 +15,7 @@ from renderd.errors import BadInfoFile
 from renderd.format.blender_fields import check_extra, validate_fields
 from renderd.kinds import KINDS, Capabilities
 from renderd.kinds.blender import BlenderKind, build_argv, frame_complete, frame_file, movie_stem, scene_switched
+from renderd.kinds.blender_staging import clean_leftovers
 from renderd.kinds.blender_version import host_version
 from renderd.spool import ChunkInfo, Spool
 
@@ -305,3 +306,69 @@ def test_host_version_runs_blender_once_and_caches_it(tmp_path: Path) -> None:
     assert host_version(str(fake), tmp_path / "cache") == "4.2.3"
     assert counter.read_text().count("run") == 1
     assert host_version(str(tmp_path / "no-such-blender"), tmp_path / "cache") is None
+
+
+def test_a_frame_that_is_a_symlink_is_never_done(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    run.frame(1)
+    run.frame(3)
+    real = tmp_path / "elsewhere.png"
+    real.write_bytes(PNG.read_bytes())
+    (tmp_path / "shots" / "render" / "main_0002.png").symlink_to(real)
+    result = run.judge()
+    assert result is not None and "2 a symbolic link" in result
+    assert not frame_complete(tmp_path / "shots" / "render" / "main_0002.png")
+
+
+def launched(tmp_path: Path, **changes: Any) -> Any:
+    caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
+    return BlenderKind().launch(chunk(**changes), Spool(tmp_path), caps, tmp_path / "notes")
+
+
+def test_frames_are_renamed_into_place_over_a_planted_symlink(tmp_path: Path) -> None:
+    out = tmp_path / "shots" / "render"
+    out.mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    (out / "main_0001.png").symlink_to(victim)
+    launch = launched(tmp_path)
+    assert len(os.listdir(tmp_path / "notes")) == 1  # what the next start would clean after a crash
+    staged = launch.staging.path
+    for n in (1, 2, 3):
+        (staged / f"main_{n:04d}.png").write_bytes(PNG.read_bytes())
+    saved = [f"{staged}/main_000{n}.png" for n in (1, 2, 3)]
+    launch.collect(saved[:1])  # while Blender runs: frame 1 said `Saved:`
+    assert not (out / "main_0001.png").is_symlink() and victim.read_bytes() == b"keep me"
+    assert launch.settle(saved, True) == [str(out / f"main_000{n}.png") for n in (1, 2, 3)]
+    assert sorted(os.listdir(out)) == ["main_0001.png", "main_0002.png", "main_0003.png"]
+    assert os.listdir(tmp_path / "notes") == []
+
+
+def test_a_failed_run_moves_only_the_frames_blender_finished(tmp_path: Path) -> None:
+    launch = launched(tmp_path)
+    staged = launch.staging.path
+    (staged / "main_0001.png").write_bytes(PNG.read_bytes())
+    (staged / "main_0002.png").write_bytes(b"\x89PNG half")  # cut short when Blender was killed
+    launch.settle([f"{staged}/main_0001.png"], False)
+    assert os.listdir(tmp_path / "shots" / "render") == ["main_0001.png"]
+
+
+def test_an_existing_frame_is_marked_so_overwrite_off_still_skips_it(tmp_path: Path) -> None:
+    out = tmp_path / "shots" / "render"
+    out.mkdir(parents=True)
+    (out / "main_0002.png").write_bytes(b"")  # a placeholder of another host
+    (out / "main_0003.png").symlink_to(tmp_path / "nowhere")  # not a frame: no marker
+    launch = launched(tmp_path)
+    assert os.listdir(launch.staging.path) == ["main_0002.png"]
+    launch.settle([], True)  # an empty marker is never moved into place
+    assert (out / "main_0002.png").read_bytes() == b"" and (out / "main_0003.png").is_symlink()
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    launch = launched(tmp_path)
+    staged = launch.staging.path
+    (staged / "main_0001.png").write_bytes(b"partial")
+    notes = tmp_path / "notes"
+    (notes / "forged").write_text(str(tmp_path / "shots"))  # not a staging folder: left alone
+    assert clean_leftovers(notes) == 1
+    assert not staged.exists() and (tmp_path / "shots" / "render").is_dir() and os.listdir(notes) == []
