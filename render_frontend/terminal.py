@@ -36,6 +36,18 @@ def visible(text: object, lines: bool = False) -> str:
     return (_LINES if lines else _FIELD).sub(_escape, str(text))
 
 
+def fields(value: Any) -> Any:
+    """A record read from the spool with every string in it made visible, newlines too (so a
+    field cannot forge a line); for the human-readable output only (JSON output takes the record)."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {visible(k): fields(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [fields(v) for v in value]
+    return value
+
+
 class _Visible:
     """A text stream that passes everything written through visible(lines=True)."""
 

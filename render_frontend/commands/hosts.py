@@ -41,7 +41,7 @@ def command(ctx: Context, as_json: bool) -> None:
     terminal.echo(
         f"{'HOST':20} {'STATE':10} {'CPU':>3} {'LOAD':>5} {'MEM FREE':>15} {'SWAP FREE':>15} {'BEAT':>6}  CHUNKS"
     )
-    for r in rows:
+    for r in map(terminal.fields, rows):  # each field on one line, its controls made visible
         load: Any = r.get("load") if isinstance(r.get("load"), list) and r.get("load") else [0]
         chunks = ",".join(str(c.get("chunk")) + _progress(c) for c in r.get("chunks") or [] if isinstance(c, dict))
         terminal.echo(  # !s on each field: a host record is hostile input like any file in the spool

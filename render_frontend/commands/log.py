@@ -37,5 +37,6 @@ def command(ctx: Context, target: str, run_number: int | None, last: bool, as_js
         raise click.ClickException(f"no log yet for {target} (nothing of it has run)")
     for entry in logs:
         if len(logs) > 1:
-            terminal.echo(f"==> {entry['chunk']} on {entry['host']}, run {entry['run']} ({entry['path']}) <==")
+            e = terminal.fields(entry)
+            terminal.echo(f"==> {e['chunk']} on {e['host']}, run {e['run']} ({e['path']}) <==")
         terminal.write_body(read_log(spool.root / entry["path"]))

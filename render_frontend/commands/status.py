@@ -40,13 +40,13 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
         c = v.to_json()["chunks"]
         terminal.echo(
             f"{v.job:32} {v.state:10} {c['done']:>4}/{c['total']:<4} {c['queued']:>6} {c['running']:>4} "
-            f"{c['failed'] + c['bad']:>4}  {','.join(v.hosts)}"
+            f"{c['failed'] + c['bad']:>4}  {terminal.visible(','.join(v.hosts))}"
         )
         terminal.echo(f"  {_details(v.to_json())}")
         if list_frames:
             terminal.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
-            terminal.echo(f"  ! no live daemon may run this job's {v.manifest.get('kind')} chunks")
+            terminal.echo(f"  ! no live daemon may run this job's {terminal.visible(v.manifest.get('kind'))} chunks")
 
 
 def _duration(s: Any) -> str:

@@ -56,7 +56,7 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
             if as_json:
                 terminal.echo(json.dumps(message), nl=True)
             else:
-                for line in describe(message, spool):
+                for line in describe(terminal.fields(message), spool):
                     terminal.echo(line)
     except KeyboardInterrupt:
         pass

@@ -22,6 +22,7 @@ from helpers.daemons import BIN
 TITLE = "\x1b]0;pwned\x07"
 CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4K\x07"  # base64 of "rm -rf ~"
 CSI = "\x9b2J"  # the one-byte C1 CSI: clear screen
+FORGED = "12:00:00 ws-boss job-payroll done"  # a line that a newline in a field would forge
 
 
 def render(spool: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
@@ -46,6 +47,7 @@ def plant(spool: Path) -> None:
         {**head, "host": f"evil{TITLE}", "event": "daemon-started", "pid": 1, "slots": f"1{CLIPBOARD}"},
         {**head, "host": "evil", "event": "chunk-failed", "chunk": f"c{CLIPBOARD}", "reason": f"x{TITLE}{CSI}"},
         {**head, "host": "evil", "event": f"odd{CLIPBOARD}", "chunk": "x"},
+        {**head, "host": "evil", "event": "chunk-requeued", "chunk": "y", "reason": f"z\n{FORGED}"},
     ]
     (spool / "events" / "evil.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
 
@@ -61,6 +63,8 @@ def test_tail_farm_hosts_status_top_once_print_no_raw_escape(spool: Path) -> Non
     assert tail.returncode == 0, tail.stderr
     assert_clean(tail.stdout + tail.stderr, "render tail --farm")
     assert b"\\x1b]52;c;" in tail.stdout and b"\\x1b]0;pwned" in tail.stdout  # shown, made visible
+    assert not [line for line in tail.stdout.splitlines() if line.startswith(FORGED.encode())], tail.stdout
+    assert FORGED.encode() in tail.stdout  # it is there, on the line of its event
     for args in (["top", "--once"], ["hosts"], ["status"]):
         proc = render(spool, *args)
         assert proc.returncode == 0, proc.stderr
