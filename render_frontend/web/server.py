@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
+from render_frontend import terminal
 from render_frontend.web.app import create_app
 from render_frontend.web.auth import is_loopback
 from render_frontend.web.settings import Settings
@@ -69,6 +69,5 @@ def serve(settings: Settings, listen: Listen, sock: socket.socket) -> None:
     )
     server = uvicorn.Server(config)
     port = sock.getsockname()[1]
-    print(f"render serve: {settings.spool.root} on {listen.scheme}://{url_host(listen.bind)}:{port}/",
-          file=sys.stderr, flush=True)
+    terminal.echo(f"render serve: {settings.spool.root} on {listen.scheme}://{url_host(listen.bind)}:{port}/", err=True)
     server.run(sockets=[sock])
