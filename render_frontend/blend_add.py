@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,26 @@ def missing_dependencies(path: Path, strict: bool) -> str | None:
     return f"{path}: missing dependencies: {listed}"
 
 
+def _added_before(base: str) -> AlreadyAdded:
+    return AlreadyAdded(
+        f"this was added before as job {base} (same file content, scenes, ranges and chunk size); "
+        "pass --again to queue it once more (frames already rendered are skipped; with --overwrite too, "
+        "every frame is rendered again)"
+    )
+
+
+def next_job_id(spool: Spool, base: str, again: bool) -> str:
+    """For --dry-run: the id `reserve_job_id` would take now, or the same refusal."""
+    n = 1
+    while True:
+        job = base if n == 1 else f"{base}.{n}"
+        if not os.path.lexists(spool.job_dir(job)):
+            return job
+        if not again:
+            raise _added_before(base)
+        n += 1
+
+
 def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
     """Claim the job's folder with an exclusive mkdir, so two identical adds cannot both win."""
     n = 1
@@ -49,10 +70,7 @@ def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
             return job
         except FileExistsError:
             if not again:
-                raise AlreadyAdded(
-                    f"this was added before as job {base} (same file content, scenes, ranges and chunk size); "
-                    "pass --again to queue it once more (frames already rendered are skipped)"
-                ) from None
+                raise _added_before(base) from None
             n += 1
 
 
@@ -124,7 +142,9 @@ def queue_blend(
             warnings,
         )
     job = plan.job_base
-    if not dry_run:
+    if dry_run:
+        job = next_job_id(spool, plan.job_base, again)  # what the real add would take, or its refusal
+    else:
         spool = Spool.open(spool.root, create=True)
         job = reserve_job_id(spool, plan.job_base, again)
     spec = blendjob.job_spec(plan, job, info, request, priority, name, timeout, max_attempts)

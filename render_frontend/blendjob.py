@@ -19,6 +19,7 @@ from render_frontend.blend_inspect import BlendInfo, Scene
 from render_frontend.submit import ChunkSpec, JobSpec, slug
 from renderd.errors import BadInfoFile, UsageError
 from renderd.format import blender_fields
+from renderd.framelist import FrameRun
 from renderd.kinds import blender
 from renderd.spool import Spool
 
@@ -46,8 +47,9 @@ class ScenePlan:
     end: int
     step: int
     output: str  # the frame pattern as recorded in the chunks (spool-relative when inside it)
-    chunks: list[tuple[int, int]]
+    chunks: list[tuple[int, int, int]]  # start, end, step of each chunk
     skipped: int  # frames already rendered
+    frames: str = ""  # the frame list asked for (renderd/framelist.py), when --frames gave one
 
 
 @dataclass
@@ -63,7 +65,7 @@ class Plan:
         return {**self.fields, "scene": p.scene.name, "output": p.output, "movie": p.scene.movie}
 
     def chunk_specs(self) -> list[ChunkSpec]:
-        return [ChunkSpec(s, e, p.step, [], blender=self.chunk_fields(p)) for p in self.scenes for s, e in p.chunks]
+        return [ChunkSpec(s, e, st, [], blender=self.chunk_fields(p)) for p in self.scenes for s, e, st in p.chunks]
 
 
 # --------------------------------------------------------------------------- paths
@@ -130,12 +132,13 @@ def choose_scenes(info: BlendInfo, request: Request) -> list[Scene]:
     return chosen
 
 
-def frame_range(scene: Scene, frames: str | None) -> tuple[int, int, int]:
+def frame_runs(scene: Scene, frames: str | None) -> list[FrameRun]:
+    """The scene's own range, or the --frames list (each item's step defaults to the scene's)."""
     if frames is None:
         if scene.end < scene.start:
             raise UsageError(f"scene {scene.name!r} ends ({scene.end}) before it starts ({scene.start})")
-        return scene.start, scene.end, scene.step
-    return chunking.parse_frames(frames, default_step=scene.step)
+        return [FrameRun(scene.start, range(scene.start, scene.end + 1, scene.step)[-1], scene.step)]
+    return chunking.parse_frame_runs(frames, default_step=scene.step)
 
 
 def frame_done(path: Path, blend_mtime_ns: int, skip_existing: bool) -> bool:
@@ -157,20 +160,28 @@ def runs(frames: Sequence[int], step: int) -> list[tuple[int, int]]:
 
 
 def plan_scene(scene: Scene, output: str, spool: Spool, request: Request, blend_mtime_ns: int) -> ScenePlan:
-    start, end, step = frame_range(scene, request.frames)
+    items = frame_runs(scene, request.frames)
+    chunking.check_size(items, request.per_chunk)
+    start, end, step = min(r.start for r in items), max(r.end for r in items), items[0].step
+    text = ",".join(r.text() for r in items) if request.frames is not None else ""
     if scene.movie:
-        return ScenePlan(scene, start, end, step, output, [(start, range(start, end + 1, step)[-1])], 0)
-    wanted = list(range(start, end + 1, step))
-    todo = wanted
-    if not request.overwrite:
-        here = str(blender.on_this_host(spool.root, output))
-        todo = [
-            f
-            for f in wanted
-            if not frame_done(Path(blender.frame_file(here, f)), blend_mtime_ns, request.skip_existing)
-        ]
-    chunks = [c for s, e in runs(todo, step) for c in chunking.split(s, e, step, request.per_chunk)]
-    return ScenePlan(scene, start, end, step, output, chunks, len(wanted) - len(todo))
+        if len(items) > 1:
+            raise UsageError(f"scene {scene.name!r} renders a movie: give one range in --frames, not a list")
+        return ScenePlan(scene, start, end, step, output, [(start, end, step)], 0, text)
+    chunks: list[tuple[int, int, int]] = []
+    wanted = todo = 0
+    here = str(blender.on_this_host(spool.root, output))
+    for item in items:
+        frames = list(item.frames)
+        if not request.overwrite:
+            frames = [
+                f for f in frames
+                if not frame_done(Path(blender.frame_file(here, f)), blend_mtime_ns, request.skip_existing)
+            ]
+        wanted, todo = wanted + len(item), todo + len(frames)
+        for s, e in runs(frames, item.step):
+            chunks += [(c_s, c_e, item.step) for c_s, c_e in chunking.split(s, e, item.step, request.per_chunk)]
+    return ScenePlan(scene, start, end, step, output, chunks, wanted - todo, text)
 
 
 # --------------------------------------------------------------------------- extra arguments
@@ -218,7 +229,8 @@ def job_base(
     """The same file content, scenes, ranges, chunk size and Blender arguments: the same id."""
     what = {
         "file": digest,
-        "scenes": [[p.scene.name, p.start, p.end, p.step] for p in scenes],
+        "scenes": [[p.scene.name, p.frames] if "," in p.frames else [p.scene.name, p.start, p.end, p.step]
+                   for p in scenes],
         "chunk": request.per_chunk,
         "extra": fields["extra"],
         "after": fields["after"],
@@ -302,6 +314,7 @@ def job_spec(
                         "start": p.start,
                         "end": p.end,
                         "step": p.step,
+                        **({"frames": p.frames} if p.frames else {}),
                         "output": p.output,
                         "skipped": p.skipped,
                     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from render_frontend import chunking
+from render_frontend import chunking, progressbar
 from renderd.spool import FORMAT, ChunkInfo, Spool, chunk_id, valid_name
 
 
@@ -94,21 +94,24 @@ class JobSpec:
 
 def command_job(spool: Spool, argv: list[str], frames: str, *, per_chunk: int, priority: int, name: str | None,
                 cwd: Path, timeout: float | None, max_attempts: int) -> JobSpec:
-    """`render add --frames F -- PROGRAM ARGS...` as a JobSpec (UsageError on a bad frame range)."""
-    start, end, step = chunking.parse_frames(frames)
+    """`render add --frames F -- PROGRAM ARGS...` as a JobSpec (UsageError on a bad frame list or a job
+    of more chunks than a manifest may list, before a single chunk is built)."""
+    runs = chunking.parse_frame_runs(frames)
+    chunking.check_size(runs, per_chunk)
+    chunks = [ChunkSpec(c.start, c.end, c.step, chunking.expand(argv, c.start, c.end, c.step))
+              for c in chunking.chunk_runs(runs, per_chunk)]
+    rng = {"start": min(r.start for r in runs), "end": max(r.end for r in runs), "step": runs[0].step}
+    listed = {"frame_list": ",".join(r.text() for r in runs)} if len(runs) > 1 else {}
     return JobSpec(
         job=new_job_id(name or argv[0]),
         name=name or Path(argv[0]).name,
         kind="command",
-        chunks=[
-            ChunkSpec(s, e, step, chunking.expand(argv, s, e, step))
-            for s, e in chunking.split(start, end, step, per_chunk)
-        ],
+        chunks=chunks,
         priority=priority,
         cwd=spool_relative(spool, cwd),
         timeout=timeout,
         max_attempts=max_attempts,
-        details={"argv": argv, "range": {"start": start, "end": end, "step": step}, "chunk_size": per_chunk},
+        details={"argv": argv, "range": rng, "chunk_size": per_chunk, **listed},
     )
 
 
@@ -135,7 +138,7 @@ def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[dict[str
         **spec.details,
     }
     if not dry_run:
-        spool.submit(manifest, infos)
+        spool.submit(manifest, progressbar.counting(infos, f"writing {len(infos)} chunks"))
     return manifest, infos
 
 

@@ -112,7 +112,8 @@ class Duration(_ParamType):
             word = "more than" if self.min_open else "at least"
             self.fail(f"must be {word} {format_duration(self.minimum)}", param, ctx)
         if self.maximum is not None and seconds > self.maximum:
-            self.fail(f"must be at most {format_duration(self.maximum)}", param, ctx)
+            tidy = format_duration(self.maximum)
+            self.fail(f"must be at most {tidy if len(tidy) <= 8 else f'{self.maximum:g} seconds'}", param, ctx)
         return seconds
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:

@@ -2,7 +2,7 @@
 
 The grammar is Open Job Description's integer range expression: a comma-separated list of
 items, each `N`, `A-B` or `A-B:STEP` (whitespace allowed around the tokens, negative frame
-numbers allowed, a negative STEP counts down from A to B).  One module so that `render add`,
+numbers allowed; A above B needs a negative STEP, which counts down from A to B).  One module so that `render add`,
 `render status --frames`, `render retry --missing` and the web API read and write the same text.
 
 Decisions where the grammar is silent (docs/blender.md says the same):
@@ -75,12 +75,14 @@ def _parse_item(text: str, item: str, default_step: int) -> FrameRun:
         raise FrameListError(f"bad frame list {text!r}: {item.strip()!r} is not a frame or a range; {HINT}")
     start = int(m[1])
     end = int(m[2]) if m[2] is not None else start
-    step = int(m[3]) if m[3] is not None else (default_step if end >= start else -default_step)
+    step = int(m[3]) if m[3] is not None else default_step
     if step == 0:
         raise FrameListError(f"bad frame list {text!r}: the step of {item.strip()!r} is 0")
-    if (end - start) * step < 0:
-        direction = "up" if step > 0 else "down"
-        raise FrameListError(f"bad frame list {text!r}: {item.strip()!r} counts {direction} but ends the other way")
+    if end < start and step > 0:
+        raise FrameListError(f"bad frame list {text!r}: in {item.strip()!r} the end comes before the start "
+                             f"(to count down, give a negative step: {start}-{end}:-1)")
+    if end > start and step < 0:
+        raise FrameListError(f"bad frame list {text!r}: {item.strip()!r} counts down but ends above its start")
     if abs(end - start) // abs(step) >= MAX_FRAMES:
         raise FrameListError(f"bad frame list {text!r}: more than {MAX_FRAMES} frames")
     if step < 0:  # 10-1:-3 is 10, 7, 4, 1: the same set counted up

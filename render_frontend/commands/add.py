@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from render_frontend import chunking, terminal
+from render_frontend import chunking, command_checks, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.submit import chunk_json, command_job, submit
+from renderd.duration import Duration
 from renderd.errors import RenderdError
 from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
-
-
-def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """What an info file may hold: FloatRange would let nan and (without a max) inf through."""
-    if value is not None and not 0 < value <= MAX_TIMEOUT:
-        raise click.BadParameter(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
-    return value
 
 
 class DashDashCommand(click.Command):
@@ -37,15 +32,19 @@ class DashDashCommand(click.Command):
 
 @click.command("add", cls=DashDashCommand)
 @click.argument("blend", required=False, type=click.Path(path_type=Path))
-@click.option("--frames", help="Frame range START-END[:STEP] (a command job needs it).")
+@click.option(
+    "--frames",
+    help="Frames: START-END[:STEP], or a list such as 1-10,20-30 or 1-3,5,7-20:2 (a command job needs it).",
+)
 @click.option(
     "--chunk", "per_chunk", default=10, show_default=True, type=click.IntRange(1), help="Rendered frames per chunk."
 )
 @click.option(
     "--priority", default=50, show_default=True, type=click.IntRange(0, MAX_PRIORITY), help="Higher runs first."
 )
-@click.option("--name", help="A name for the job (default: the program's or file's name).")
-@click.option("--timeout", type=float, callback=_seconds, help="Kill a chunk after this many seconds.")
+@click.option("--name", help="A name for the job, at most 24 characters (default: the program's or file's name).")
+@click.option("--timeout", type=Duration(0.0, min_open=True, maximum=MAX_TIMEOUT),
+              help="Kill a chunk that runs longer than this, e.g. 2h or 90m (a bare number: seconds).")
 @click.option(
     "--max-attempts",
     default=3,
@@ -64,14 +63,15 @@ class DashDashCommand(click.Command):
 @click.option("--all-scenes", is_flag=True, help="[.blend] Render every scene in the file.")
 @click.option("--strict", is_flag=True, help="[.blend] Refuse to queue when a dependency is missing.")
 @click.option("--again", is_flag=True, help="[.blend] Queue the very same job once more.")
-@click.option("--local-ok", is_flag=True, help="[.blend] Allow a .blend or output that only this host can see.")
+@click.option("--local-ok", is_flag=True,
+              help="Allow a .blend, output or --cwd that only this host can see (or each host its own).")
 @click.option(
     "--shared-root",
     "shared_roots",
     multiple=True,
     envvar="RENDERD_SHARED_ROOTS",
     type=click.Path(file_okay=False, path_type=Path),
-    help="[.blend] A folder every host mounts at the same path (repeatable; $RENDERD_SHARED_ROOTS, ':'-separated).",
+    help="A folder every host mounts at the same path (repeatable; $RENDERD_SHARED_ROOTS, ':'-separated).",
 )
 @click.option("--overwrite", is_flag=True, help="[.blend] Render every frame, even those already rendered.")
 @click.option("--skip-existing", is_flag=True, help="[.blend] Skip every frame that exists complete, however old.")
@@ -133,25 +133,33 @@ def command(
                       priority=priority, name=name, timeout=timeout, max_attempts=max_attempts)
         except RenderdError as err:
             raise click.ClickException(str(err)) from None
+        except OSError as err:
+            raise click.ClickException(cannot_write(err)) from None
         return
     blend_only = {"--scene": scenes, "--all-scenes": all_scenes, "--strict": strict, "--again": again,
-                  "--local-ok": local_ok, "--overwrite": overwrite, "--skip-existing": skip_existing,
-                  "--trust-scripts": trust_scripts}
+                  "--overwrite": overwrite, "--skip-existing": skip_existing, "--trust-scripts": trust_scripts}
     used = [flag for flag, value in blend_only.items() if value]
     if used:
         raise click.UsageError(f"{', '.join(used)}: only for a .blend job")
     if not after:
         raise click.UsageError("nothing to run: give a .blend file, or a program after `--`")
     if frames is None:
-        raise click.UsageError("a command job needs --frames START-END[:STEP]")
+        raise click.UsageError("a command job needs --frames START-END[:STEP] (or a list: 1-10,20-30)")
     try:
-        chunking.parse_frames(frames)  # a bad range is refused before a spool is made
+        command_checks.check_name(name)
+        chunking.check_size(chunking.parse_frame_runs(frames), per_chunk)  # refused before a spool is made
+        where = command_checks.check_cwd(cwd or Path.cwd())
         spool = ctx.spool_for_reading() if dry_run else ctx.spool(create=True)
         spec = command_job(spool, after, frames, per_chunk=per_chunk, priority=priority, name=name,
-                           cwd=cwd or Path.cwd(), timeout=timeout, max_attempts=max_attempts)
+                           cwd=where, timeout=timeout, max_attempts=max_attempts)
+        warning = command_checks.path_rule_warning(spool, where, shared_roots, local_ok)
+        if warning:
+            terminal.echo(f"Warning: {warning}", err=True)
         manifest, infos = submit(spool, spec, dry_run=dry_run)
     except RenderdError as err:
         raise click.ClickException(str(err)) from None
+    except OSError as err:
+        raise click.ClickException(cannot_write(err)) from None
     if as_json:
         out: dict[str, Any] = {"job": manifest["job"], "chunks": chunk_json(infos)}
         terminal.echo(json.dumps(out))
@@ -159,3 +167,11 @@ def command(
         terminal.echo(manifest["job"])
         verb = "would queue" if dry_run else "queued"
         terminal.echo(f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s)", err=True)
+
+
+def cannot_write(err: OSError) -> str:
+    """The spool refused a write: most often a uid that differs between hosts (NFS), so say so."""
+    where = err.filename or "the spool"
+    denied = err.errno in (errno.EPERM, errno.EACCES)
+    hint = " (on NFS: is your uid the same on every host? see README)" if denied else ""
+    return f"{where}: cannot write the job into the spool: {err.strerror or err}{hint}"

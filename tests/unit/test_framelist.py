@@ -19,7 +19,7 @@ from renderd.framelist import FrameListError, FrameRun, format_frames, frames_of
         (" 1 - 3 , 10 ", [1, 2, 3, 10]),
         ("-3--1", [-3, -2, -1]),
         ("10-1:-3", [1, 4, 7, 10]),
-        ("5-1", [1, 2, 3, 4, 5]),
+        ("5-1:-1", [1, 2, 3, 4, 5]),
     ],
 )
 def test_openjd_frame_lists_parse(text: str, frames: list[int]) -> None:
@@ -33,7 +33,8 @@ def test_openjd_frame_lists_parse(text: str, frames: list[int]) -> None:
         ("1-", "not a frame"),
         ("a-b", "not a frame"),
         ("1-5:0", "step"),
-        ("5-1:2", "counts up"),
+        ("5-1", "the end comes before the start"),
+        ("1-5:-1", "counts down"),
         ("1-10,5", "frame 5 is named twice"),
         ("1-20:2,11-15:4", "named twice"),
         ("1-100000000", "more than"),
