@@ -67,8 +67,8 @@ def _command(settings: Settings, f: Fields, dry_run: bool) -> tuple[int, dict[st
         raise ApiError(400, "field 'argv' must hold the program and its arguments")
     frames = f.optional_str("frames", 100)
     if frames is None:
-        raise ApiError(400, "a command job needs 'frames', e.g. \"1-100\" or \"1-100:2\"")
-    chunking.parse_frames(frames)  # UsageError -> 400
+        raise ApiError(400, "a command job needs 'frames', e.g. \"1-100\", \"1-100:2\" or \"1-10,20-30\"")
+    chunking.parse_frame_runs(frames)  # UsageError -> 400 (a frame list, renderd/framelist.py)
     cwd_raw = f.optional_str("cwd")
     cwd = allowed_path(settings, cwd_raw, "cwd") if cwd_raw is not None else settings.spool.root
     spec = command_job(settings.spool, argv, frames, cwd=Path(cwd), **_common(f))
