@@ -25,6 +25,10 @@ COMMANDS: dict[str, Lazy] = {
         "Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend [-- BLENDER ARGS]`.",
     ),
     "addon": Lazy(_C + "addon:command", 'The Blender add-on ("Send to renderd" in Render Properties).'),
+    "burst": Lazy(
+        _C + "burst:command",
+        "Borrow cluster nodes: submit N renderd pilots to Slurm (--slurm N), or show them (--status).",
+    ),
     "cancel": Lazy(
         _C + "control:cancel", "Cancel JOB: stop its running chunks on every host and remove its queued ones."
     ),

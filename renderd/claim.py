@@ -23,7 +23,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from renderd import spoolio
+from renderd import leases, spoolio
 from renderd.errors import BadInfoFile
 from renderd.spool import ChunkInfo, ClaimName, Spool
 from renderd.spoolio import UnsafeEntry
@@ -212,7 +212,11 @@ def helpers_alive(daemon_pid: int) -> bool:
 
 @dataclass
 class LeaseWatcher:
-    """Judges other daemons' claims stale by 'no heartbeat change seen for `lease` seconds'."""
+    """Judges other daemons' claims stale by 'no heartbeat change seen for `lease` seconds'.
+
+    Only this daemon's share of the claims is judged (renderd/leases.py: the farm's heartbeat
+    reads grow linearly in hosts), and `claimed/` is re-listed only when its mtime moved
+    (leases.ClaimedListing): an idle farm's check is one stat."""
 
     spool: Spool
     host: str
@@ -221,12 +225,20 @@ class LeaseWatcher:
     clock: Callable[[], float] = time.monotonic
     seen: dict[str, tuple[bytes | None, float]] = field(default_factory=dict)
     orphans: dict[str, float] = field(default_factory=dict)  # heartbeat without its claim -> first seen
+    spread: int = leases.SPREAD
+    listing: leases.ClaimedListing | None = None
+
+    def _names(self) -> list[str]:
+        if self.listing is None:
+            self.listing = leases.ClaimedListing(self.spool.root / "claimed", self.spool.names, self.spool.io.lstat)
+        return self.listing.names()
 
     def stale(self) -> list[ClaimName]:
         now = self.clock()
         current: set[str] = set()
         out: list[ClaimName] = []
-        for name in self.spool.claims():
+        claims = [c for c in map(ClaimName.parse, self._names()) if c is not None]
+        for name in leases.my_share(claims, self.host, self.spread):
             if self.is_mine(name):
                 continue
             key = name.filename
@@ -256,7 +268,7 @@ class LeaseWatcher:
         unlinks and a listing that is a little out of date; a heartbeat is never recreated."""
         now = self.clock()
         folder = self.spool.root / "claimed"
-        names = set(self.spool.names(folder))
+        names = set(self._names())
         current: set[str] = set()
         removed = 0
         for name in names:

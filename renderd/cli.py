@@ -18,6 +18,7 @@ from renderd.duration import POSITIVE
 from renderd.errors import RenderdError
 from renderd.host import default_name
 from renderd.idle import parse_signals
+from renderd.pilot_cli import pilot_options, pilot_settings
 from renderd.policy_cli import daemon_policy, idle_options
 from renderd.spool import valid_name
 
@@ -81,6 +82,7 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="When to start chunks: when the owner is idle (workstations), always (render boxes), never.",
 )
 @idle_options
+@pilot_options
 @click.option("--blender", default="blender", show_default=True, help="The Blender program this host renders with.")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
 @click.option(
@@ -132,6 +134,7 @@ def main(
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logsetup.configure(verbose, sys.stderr, os.environ)
+    name, pilot = pilot_settings(idle, name)
     name = name or default_name()
     if not valid_name(name, 64):
         raise click.BadParameter("use letters, digits, '.', '_', '-' and '+'", param_hint="--name")
@@ -153,6 +156,7 @@ def main(
         socket=socket_path,
         admin_group=admin_group,
         **daemon_policy(when, idle),
+        **pilot,
     )
     try:
         code = Daemon(cfg).run()

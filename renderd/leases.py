@@ -24,11 +24,17 @@ Why every claim still has a live judge:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from renderd.spool import ClaimName
+from renderd.spool import ClaimName, list_names
 
 SPREAD = 2  # judges per holder: a single dead neighbour costs nothing extra
+RECENT_NS = 2_000_000_000  # a change this close to our listing could hide behind the mtime's granularity
+FULL_RELIST = 60.0  # seconds: list anyway, in case a file server's mtime lies
 
 
 def _ring_key(name: str) -> bytes:
@@ -49,3 +55,36 @@ def my_share(claims: Iterable[ClaimName], me: str, spread: int = SPREAD) -> list
     claims = list(claims)
     judged = judged_holders((c.host for c in claims), me, spread)
     return [c for c in claims if c.host == me or c.host in judged]
+
+
+@dataclass
+class ClaimedListing:
+    """The names in `claimed/`, listed again only when the folder's mtime moved.
+
+    Claims and their heartbeats are created and removed in `claimed/` (a heartbeat's content
+    changes in place, which does not touch the folder), so an unchanged mtime means an
+    unchanged listing: a stat instead of an opendir and its readdirs.  As in the queue
+    scanner, a listing made within the mtime's granularity of a change is not trusted, and
+    the folder is listed anyway every FULL_RELIST seconds."""
+
+    folder: Path
+    lister: Callable[[Path], list[str]] = list_names
+    stat: Callable[[Path], os.stat_result] = os.lstat
+    clock: Callable[[], float] = time.monotonic
+    _names: list[str] = field(default_factory=list)
+    _mtime_ns: int = -1
+    _listed_ns: int = 0
+    _listed_at: float = float("-inf")
+
+    def names(self) -> list[str]:
+        try:
+            mtime = self.stat(self.folder).st_mtime_ns
+        except OSError:  # gone, or planted (a symlink): the lister decides what to say
+            mtime = -1
+        now = self.clock()
+        fresh = mtime >= 0 and mtime == self._mtime_ns and self._listed_ns - mtime >= RECENT_NS
+        if not fresh or now - self._listed_at >= FULL_RELIST:
+            self._listed_ns, self._listed_at = time.time_ns(), now
+            self._names = self.lister(self.folder)
+            self._mtime_ns = mtime
+        return list(self._names)

@@ -118,9 +118,12 @@ def choose(
 
 class ClaimingMixin(DaemonState):
     def _accepting(self) -> bool:
-        return not self.stopping and self.cfg.when != "never" and self.policy.may_start
+        return (not self.stopping and self.cfg.when != "never" and self.policy.may_start
+                and self.exit_rule.may_claim())  # a pilot near its time limit claims nothing
 
     def _skip_job(self, qdir: QueueDir) -> bool:
+        if self.cfg.only_jobs and qdir.job not in self.cfg.only_jobs:  # `renderd --job`: a pilot for one job
+            return True
         return self.job_refusals.get(qdir.name) is not None or qdir.job in self.jobs.held
 
     def _fill_slots(self) -> None:

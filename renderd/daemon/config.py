@@ -29,7 +29,28 @@ class DaemonConfig:
     activity_path: Path | None = None
     socket: Path | None = None  # default: protocol.default_socket_path
     admin_group: str | None = None  # may use the socket and change anyone's jobs
+    idle_exit: float | None = None  # leave when nothing we may run was queued this long (pilots)
+    end_in: float | None = None  # seconds from start until a batch system ends us (a pilot's time limit)
+    only_jobs: tuple[str, ...] = ()  # run only these jobs' chunks (a pilot of `render burst --job`)
 
     @property
     def heartbeat(self) -> float:
         return min(5.0, self.lease / 4)
+
+    @property
+    def host_interval(self) -> float:
+        """How often the host record is rewritten when nothing changed (a change is written at once).
+
+        Each rewrite is a create, a write and a rename on the file server; the record only says
+        "alive" and shows progress, so it need not be as fresh as a claim's heartbeat."""
+        return max(self.heartbeat, min(30.0, self.lease / 2))
+
+    @property
+    def host_stale_after(self) -> float:
+        """Readers count the host offline after this long without a rewrite (three missed)."""
+        return max(15.0, 3 * self.host_interval)
+
+    @property
+    def lease_check(self) -> float:
+        """How often other hosts' leases are judged: a stale claim waits at most lease + this."""
+        return max(self.poll, self.lease / 6)

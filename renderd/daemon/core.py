@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from renderd import chunkslice, claim, protocol
+from renderd import chunkslice, claim, pilot, protocol
 from renderd.daemon.claiming import ClaimingMixin
 from renderd.daemon.host_record import HostRecordMixin
 from renderd.daemon.leases import LeasesMixin
@@ -71,6 +71,11 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             self.emit,
         )
         self.scanner = QueueScanner(self.spool)
+        self.exit_rule = pilot.ExitRule(
+            self.cfg.idle_exit,
+            None if self.cfg.end_in is None else time.monotonic() + self.cfg.end_in,
+            self.cfg.grace,
+        )
         self.watcher = claim.LeaseWatcher(self.spool, self.cfg.name, self.cfg.lease, self._is_mine)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
@@ -117,6 +122,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         next_beat = now + self.cfg.heartbeat
         next_host = now
         next_poll = now
+        next_leases = now
         next_notify = now + self.notify.interval
         while not self.stopping:
             try:
@@ -125,22 +131,27 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
                     self._heartbeat()
                     self._check_launchers()
                     next_beat = now + self.cfg.heartbeat
-                if now >= next_poll:
+                if now >= next_leases:  # slower than the poll: judging leases needs no more (daemon/leases.py)
                     self._recover_stale()
+                    next_leases = now + self.cfg.lease_check * random.uniform(0.9, 1.1)
+                if now >= next_poll:
                     self._check_controls()
                     self.look_again()
                     next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
-                if now >= next_host:
+                if now >= next_host or self._host_changed(now):
                     self._write_host()
-                    next_host = now + self.cfg.heartbeat
+                    next_host = now + self.cfg.host_interval
                 if now >= self.policy.next_tick() and self.policy.tick(self.runs, self.runner):
                     self._write_host()  # a suspension, resumption or owner order shows in `render hosts` at once
                 self._check_timeouts()
                 self._fill_slots()
+                if self._should_leave():
+                    break
                 if now >= next_notify:
                     self.notify.alive(self._status())
                     next_notify = now + self.notify.interval
-                wake = min(next_beat, next_poll, next_host, next_notify, self._next_deadline(), self.policy.next_tick())
+                wake = min(next_beat, next_poll, next_leases, next_host, next_notify, self._next_deadline(),
+                           self.policy.next_tick(), self.exit_rule.next_check())
                 timeout = max(0.0, wake - time.monotonic())
                 try:
                     self._handle(*self.events.get(timeout=timeout))
@@ -151,6 +162,20 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             except Exception:  # a spool or system error must not end the daemon: log it, pause, carry on
                 log.exception("unexpected error in the daemon loop; carrying on")
                 time.sleep(1)
+
+    def _should_leave(self) -> bool:
+        """A pilot's exit rules (renderd/pilot.py): nothing left for it, or its time limit is near."""
+        if not self.exit_rule.active:
+            return False
+        if self.runs or next(iter(self.scanner.candidates(self._skip_job)), None) is not None:
+            self.exit_rule.saw_work()  # something runs, or a chunk we may run is queued
+        reason = self.exit_rule.leave_reason(len(self.runs))
+        if reason is None:
+            return False
+        log.info("leaving: %s", reason)
+        self.emit("daemon-leaving", reason=reason)
+        self.stopping = True
+        return True
 
     def _handle(self, kind: str, payload: Any) -> None:
         if kind == "wake":

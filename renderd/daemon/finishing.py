@@ -150,6 +150,7 @@ class FinishingMixin(DaemonState):
 
     def _record_done(self, run: Run, seconds: float, outputs: dict[str, Any]) -> None:
         info = run.info
+        self.exit_rule.ran(seconds)  # a pilot claims only what can end before its time limit
         self._footer(run, f"done in {seconds:g} s")
         record = {
             "chunk": info.chunk,

@@ -128,6 +128,13 @@ class HostRecordMixin(DaemonState):
         chunks = ", ".join(r.info.chunk for r in self.runs.values())
         return f"{self._state()}: {len(self.runs)}/{self.cfg.slots} slot(s) busy" + (f" ({chunks})" if chunks else "")
 
+    def _host_changed(self, now: float) -> bool:
+        """The state or the running chunks changed since the last rewrite (at most one per heartbeat)."""
+        state, chunks, at = self._written
+        if now - at < self.cfg.heartbeat:
+            return False
+        return state != self._state() or chunks != tuple(sorted(r.info.chunk for r in self.runs.values()))
+
     def _write_host(self, state: str | None = None) -> None:
         current = state or self._state()
         if current != self._last_state:
@@ -151,7 +158,7 @@ class HostRecordMixin(DaemonState):
             "boot_id": self.boot_id,
             "instance": self.instance,
             "started": round(self.started_wall, 3),
-            "stale_after": max(15.0, 6 * self.cfg.heartbeat),
+            "stale_after": self.cfg.host_stale_after,
             "slots": self.cfg.slots,
             "allow_commands": self.cfg.allow_commands,
             "allow_scripts": self.cfg.allow_scripts,
@@ -161,6 +168,9 @@ class HostRecordMixin(DaemonState):
             "admin_group": self.cfg.admin_group,
             **self.policy.record(),
         }
+        if self.exit_rule.active:  # a pilot: `render hosts` and `render burst --status` say so
+            extra["pilot"] = {"idle_exit": self.cfg.idle_exit, "end_in": self.cfg.end_in}
+        self._written = (current, tuple(sorted(r.info.chunk for r in self.runs.values())), time.monotonic())
         try:
             self.spool.write_host(self.cfg.name, host.record(self.cfg.name, current, chunks, extra))
         except OSError as err:

@@ -21,6 +21,7 @@ from renderd.claim import Claim
 from renderd.daemon.config import DaemonConfig
 from renderd.jobcontrol import JobGuard
 from renderd.kinds import Capabilities
+from renderd.pilot import ExitRule
 from renderd.policy import HostPolicy
 from renderd.progress import ProgressWatcher
 from renderd.recorder import Recorder
@@ -54,6 +55,7 @@ class _Parts:
     recorder: Recorder
     policy: HostPolicy
     scanner: QueueScanner
+    exit_rule: ExitRule
     server: Server
     progress: ProgressWatcher
     started_wall: float
@@ -73,6 +75,7 @@ class DaemonState(_Parts):
     notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify
     _tokens: int = 0
     _last_state: str = ""
+    _written: tuple[str, tuple[str, ...], float] = ("", (), float("-inf"))  # host record: state, chunks, when
     progress_now: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> last chunk-progress
     recording: set[ClaimName] = field(default_factory=set)  # claims whose done record the recorder writes
 
