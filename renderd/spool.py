@@ -31,10 +31,10 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from renderd import __version__, spoolio
 from renderd.errors import BadInfoFile, SpoolError
@@ -69,6 +69,7 @@ LOCK_RE = re.compile(rf"^{NAME}\.lock$")
 ASIDE_RE = re.compile(r"^\.unsafe-bad\.[0-9a-f]{8}$")  # a bad/ that was a link, moved aside by repair_layout
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 warn_limited = RateLimitedLog(log)
 
 # --------------------------------------------------------------------------- the spool
@@ -142,9 +143,11 @@ class Spool:
     def repair_layout(self) -> list[str]:
         """Make missing layout folders; a layout folder that is a symlink, a file or a mount is
         moved aside to bad/ (never followed, never deleted) and made again.  Returns what was
-        moved, each also one warning line."""
-        moved = []
-        for sub in LAYOUT:
+        moved, each also one warning line.  SpoolError if one stays unsafe (it cannot be moved).
+
+        bad/ and tmp/ first: the others are moved into bad/ and their reasons written via tmp/."""
+        moved, stuck = [], []
+        for sub in ("bad", "tmp", *(s for s in LAYOUT if s not in ("bad", "tmp"))):
             try:
                 self.io.mkdir(self.root / sub)
                 continue
@@ -156,13 +159,25 @@ class Spool:
                     self.io.rename(self.root / sub, self.root / f".unsafe-{aside}")
                 else:
                     self.io.rename(self.root / sub, self.root / "bad" / aside)
-                    self.write_atomic(self.root / "bad" / f"{aside}.reason", (reason + "\n").encode())
                 self.io.mkdir(self.root / sub)
+                if sub != "bad":
+                    self.write_atomic(self.root / "bad" / f"{aside}.reason", (reason + "\n").encode())
             except OSError as move_err:
-                raise SpoolError(f"{reason}, and it cannot be moved aside ({move_err})", self.root / sub) from None
+                warn_limited.warning(f"stuck {sub}", "%s, and it cannot be moved aside: %s", reason, move_err)
+                stuck.append(f"{reason} ({move_err})")
+                continue
             log.warning("moved aside %s: %s", sub, reason)
             moved.append(sub)
+        if stuck:
+            raise SpoolError("; ".join(stuck) + ": an admin must look at it", self.root)
         return moved
+
+    def _try_repair(self) -> bool:
+        """repair_layout for a running daemon: True if something was moved aside and made again."""
+        try:
+            return bool(self.repair_layout())
+        except SpoolError:
+            return False  # logged (rate-limited) by repair_layout; the caller's own error stands
 
     def _create_marker(self) -> None:
         text = (
@@ -203,21 +218,21 @@ class Spool:
     def job_dir(self, job: str) -> Path:
         return self.root / "jobs" / job
 
-    def ensure_job_dir(self, job: str, sub: str) -> Path:
+    def ensure_job_dir(self, job: str, sub: str, mode: int = 0o755) -> Path:
         """`jobs/<job>/<sub>`, made if missing; a symlink anywhere on the way is refused,
         so a hostile spool cannot make a daemon write logs or records outside it."""
         path = self.root
         for part in ("jobs", job, sub):
             path = path / part
             try:
-                self.io.mkdir(path)
+                self.io.mkdir(path, mode)
             except UnsafeEntry as err:
                 if part != sub:  # the job's own folder (or jobs/): its chunks cannot be trusted
                     raise BadInfoFile(err.what, path) from None
                 # done/, logs/, cancelled/ swapped for a link: moved aside, made again
                 self.move_aside(path, f"the job's {sub}/ folder {err.what}")
                 warn_limited.warning("moved aside", "moved aside %s: %s", path, err.what)
-                self.io.mkdir(path, exist_ok=False)
+                self.io.mkdir(path, mode, exist_ok=False)
         return path
 
     def log_path(self, job: str, chunk: str, host: str, run: int) -> Path:
@@ -346,7 +361,7 @@ class Spool:
         check_transition(old, ChunkState.CANCELLED, info.chunk)
         info.note("cancelled", by)
         try:
-            folder = self.ensure_job_dir(info.job, "cancelled")
+            folder = self.ensure_job_dir(info.job, "cancelled", 0o777)  # the owner's `render cancel` writes here too
         except BadInfoFile as err:  # a planted link: the record goes nowhere outside the spool
             raise UnsafeEntry(err.path or src, err.message) from None
         self.write_json(folder / f"{info.chunk}.json", {"format": FORMAT, "chunk": info.chunk, "job": info.job,
@@ -538,15 +553,18 @@ class Spool:
 
     def move_into_queue(self, src: Path, info: ChunkInfo) -> Path:
         for _ in range(20):
-            dest = self.queue_dir_for(info) / f"{info.chunk}.info"
             try:
-                self.io.rename(src, dest)
-                return dest
+                return self._repairing(lambda: self._into_queue(src, info))
             except FileNotFoundError:
                 if not self.io.exists(src):
                     raise
                 # a daemon's scan removed the job's queue folder (empty for an instant): make it again
         raise SpoolError(f"cannot put {info.chunk} back in the queue: its folder keeps vanishing", src)
+
+    def _into_queue(self, src: Path, info: ChunkInfo) -> Path:
+        dest = self.queue_dir_for(info) / f"{info.chunk}.info"
+        self.io.rename(src, dest)
+        return dest
 
     def remove_empty_queue_dir(self, qdir: QueueDir) -> bool:
         """rmdir fails on a non-empty folder, so this never loses a chunk."""
@@ -561,9 +579,23 @@ class Spool:
         check_transition(old, ChunkState.FAILED, info.chunk)
         self.write_atomic(src, info.to_bytes())
         dest = self.root / "failed" / f"{info.chunk}.info"
-        self.write_atomic(self.root / "failed" / f"{info.chunk}.info.reason", (reason + "\n").encode())
-        self.io.rename(src, dest, durable=True)
+
+        def move() -> None:
+            self.write_atomic(self.root / "failed" / f"{info.chunk}.info.reason", (reason + "\n").encode())
+            self.io.rename(src, dest, durable=True)
+
+        self._repairing(move)
         return dest
+
+    def _repairing(self, step: Callable[[], T]) -> T:
+        """Run a move; if a layout folder on its way was swapped for a link (UnsafeEntry), move
+        that aside, make the folder again and run it once more.  Nothing goes through the link."""
+        try:
+            return step()
+        except UnsafeEntry:
+            if not self._try_repair():
+                raise
+            return step()
 
     def quarantine(self, src: Path, reason: str, old: ChunkState = ChunkState.QUEUED) -> Path | None:
         """Move an untrusted file to bad/ (never deleting it) and write why beside it.
@@ -579,7 +611,7 @@ class Spool:
         # A claimed name can reach 250 characters; with '.<nonce>.reason' it must fit in 255.
         dest = self.root / "bad" / f"{base[:200]}.{nonce()}"
         try:
-            self.io.rename(src, dest)
+            self._repairing(lambda: self.io.rename(src, dest))
         except FileNotFoundError:
             return None
         self.write_atomic(dest.with_name(dest.name + ".reason"), (reason + "\n").encode())
@@ -636,7 +668,7 @@ class Spool:
         try:
             self.write_json(path, dict(record), durable=False)
         except UnsafeEntry:  # hosts/ or tmp/ swapped for a link while we run: move it aside, once more
-            if not self.repair_layout():
+            if not self._try_repair():
                 raise
             self.write_json(path, dict(record), durable=False)
         self.check_layout()
@@ -649,7 +681,7 @@ class Spool:
             try:
                 self.io.check_folder(sub)
             except (UnsafeEntry, FileNotFoundError):
-                self.repair_layout()
+                self._try_repair()
                 return
 
     def host_control_path(self, name: str) -> Path:

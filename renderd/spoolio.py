@@ -321,8 +321,9 @@ class SpoolIO:
             return False
         return True
 
-    def mkdir(self, path: Path | str, mode: int = 0o755, exist_ok: bool = True) -> None:
-        """Make a folder; an existing name must be a real folder (a symlink is UnsafeEntry)."""
+    def mkdir(self, path: Path | str, mode: int = 0o777, exist_ok: bool = True) -> None:
+        """Make a folder (mode less the umask: a studio's 002 keeps it group-writable); an existing
+        name must be a real folder (a symlink is UnsafeEntry)."""
         with self._parent(path) as (parent, name):
             try:
                 os.mkdir(name, mode, dir_fd=parent)
