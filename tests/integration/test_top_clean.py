@@ -48,10 +48,14 @@ def test_top_prints_plain_lines_when_piped(spool: Path, markers: Path, start_dae
     start_daemon("a", "--allow-commands", "--poll", "0.5")
     job = add_job(spool, "1-4", ["python3", FAKEPROG, str(markers), "c{start}"], "--chunk", "2")
     assert render(spool, "wait", job["job"], "--timeout", "60", check=False).returncode == 0
-    out = render(spool, "top").stdout.splitlines()
+
+    def idle_top() -> list[str] | None:  # the host record follows the done record a moment later
+        out = render(spool, "top").stdout.splitlines()
+        return out if any(line.split()[:2] == ["a", "idle"] for line in out) else None
+
+    out = wait_for(idle_top, 60, what="host a idle in render top")
     (row,) = [line for line in out if line.startswith(job["job"])]
     assert row.split()[1:5] == ["done", "100%", "4/4", "0/0/2/0"]
-    assert any(line.split()[:2] == ["a", "idle"] for line in out), out
     assert "\x1b[" not in "".join(out)
 
 
