@@ -1,0 +1,174 @@
+"""Farm scheduling, decided by each daemon alone from what is in the spool (docs/scheduling.md).
+
+There is no scheduler process: every daemon orders the queued jobs the same way from the same
+files (manifests, host records, claims, blocklists) and takes the first chunk it may run.  The
+rules here are pure functions of that picture, so the daemon and the simulation test
+(tests/unit/test_schedule_sim.py) run the very same code:
+
+- `eligible`   may this host run this job at all: tags, host list, blocklist, dependencies;
+- `order`      among the jobs it may run, which first: priority, then the fewest running
+               chunks (fair share: a 2-frame test starts beside a 2 000-frame shot), then oldest;
+- `share_cap`  how many chunks of a job may run at once (`--max-share`: slots or % of the
+               farm's live slots);
+- `waits`      why no live host may take a job (shown by `render status`).
+
+What is only approximate, because daemons decide at the same moment on different hosts: a
+share can be exceeded by one chunk per host deciding at once, and fair share is judged on the
+running counts seen at the last listing of claimed/.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DEFAULT_BLOCK_AFTER = 3
+MAX_TAGS = 32
+
+
+class DepState(StrEnum):
+    READY = "ready"  # every job it waits for is done (or it waits for none)
+    WAITING = "waiting"  # some job it waits for is still running or queued
+    BROKEN = "broken"  # a job it waits for failed, was cancelled or removed: it never starts
+
+
+@dataclass(frozen=True)
+class Share:
+    """`--max-share`: a slot count (`3`) or a percentage of the farm's live slots (`50%`)."""
+
+    value: float
+    percent: bool = False
+
+    def cap(self, farm_slots: int) -> int:
+        if not self.percent:
+            return max(1, int(self.value))
+        return max(1, math.floor(farm_slots * self.value / 100.0))
+
+    def __str__(self) -> str:
+        return f"{self.value:g}%" if self.percent else f"{int(self.value)}"
+
+    @classmethod
+    def parse(cls, text: str) -> Share:
+        """`50%` or `3`; ValueError with a sentence otherwise."""
+        raw = text.strip()
+        try:
+            if raw.endswith("%"):
+                value = float(raw[:-1])
+                if not 0 < value <= 100:
+                    raise ValueError
+                return cls(value, percent=True)
+            count = int(raw)
+            if count < 1:
+                raise ValueError
+            return cls(float(count))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a share: a percentage (50%) or a number of slots (3)") from None
+
+
+@dataclass(frozen=True)
+class JobRules:
+    """A job's scheduling rules, as its owner wrote them in the manifest."""
+
+    tags: frozenset[str] = frozenset()
+    hosts: frozenset[str] | None = None  # only these hosts (None: any)
+    max_share: Share | None = None
+    after: tuple[str, ...] = ()
+    block_after: int = DEFAULT_BLOCK_AFTER
+
+
+@dataclass(frozen=True)
+class HostView:
+    name: str
+    tags: frozenset[str] = frozenset()
+    slots: int = 1
+    live: bool = True
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One queued job as a daemon sees it at this poll."""
+
+    job: str
+    priority: int
+    submitted_ms: int
+    running: int = 0
+    rules: JobRules = field(default_factory=JobRules)
+    blocked: frozenset[str] = frozenset()  # hosts that failed it `block_after` times
+    deps: DepState = DepState.READY
+    dep_note: str = ""  # which job it waits for, or why it never starts
+
+
+def eligible(job: JobView, host: HostView) -> str | None:
+    """Why `host` must not take a chunk of `job` now (None: it may)."""
+    if job.deps is not DepState.READY:
+        return job.dep_note or f"waiting for {', '.join(job.rules.after)}"
+    if job.rules.hosts is not None and host.name not in job.rules.hosts:
+        return f"only for {', '.join(sorted(job.rules.hosts))}"
+    missing = job.rules.tags - host.tags
+    if missing:
+        return f"needs tag {', '.join(sorted(missing))}"
+    if host.name in job.blocked:
+        return f"{host.name} failed it {job.rules.block_after} times (render unblock {job.job} {host.name})"
+    return None
+
+
+def share_cap(job: JobView, farm_slots: int) -> int | None:
+    return None if job.rules.max_share is None else job.rules.max_share.cap(farm_slots)
+
+
+def order(jobs: Iterable[JobView]) -> list[JobView]:
+    """Highest priority first; among equals the job with the fewest running chunks, then the oldest."""
+    return sorted(jobs, key=lambda j: (-j.priority, j.running, j.submitted_ms, j.job))
+
+
+def farm_slots(hosts: Iterable[HostView]) -> int:
+    return sum(h.slots for h in hosts if h.live)
+
+
+def pick(jobs: Sequence[JobView], host: HostView, slots_of_farm: int) -> list[JobView]:
+    """The jobs `host` may take a chunk from now, best first (full shares left out)."""
+    out = []
+    for job in order(jobs):
+        if eligible(job, host) is not None:
+            continue
+        cap = share_cap(job, slots_of_farm)
+        if cap is not None and job.running >= cap:
+            continue
+        out.append(job)
+    return out
+
+
+def waits(job: JobView, hosts: Sequence[HostView]) -> str | None:
+    """Why no live host can take this job (None: some can, or it is only queued behind others)."""
+    if job.deps is not DepState.READY:
+        return job.dep_note or f"waiting for {', '.join(job.rules.after)}"
+    live = [h for h in hosts if h.live]
+    if not live:
+        return "no live host"
+    if job.rules.hosts is not None and not any(h.name in job.rules.hosts for h in live):
+        return f"waits: none of {', '.join(sorted(job.rules.hosts))} is live"
+    tagged = [h for h in live if job.rules.tags <= h.tags and (job.rules.hosts is None or h.name in job.rules.hosts)]
+    if not tagged:
+        return f"waits: no live host has tag {', '.join(sorted(job.rules.tags))}"
+    if all(h.name in job.blocked for h in tagged):
+        return f"waits: every host that may run it is blocked after {job.rules.block_after} failures (render unblock)"
+    return None
+
+
+def dep_state(after: Sequence[str], states: Mapping[str, str]) -> tuple[DepState, str]:
+    """From the state of each job waited for ('done', 'failed', 'cancelled', 'gone', or anything
+    else for not yet done) to this job's state and its note."""
+    waiting = []
+    for job in after:
+        state = states.get(job, "gone")
+        if state == "done":
+            continue
+        if state in ("failed", "cancelled", "gone"):
+            what = "was removed" if state == "gone" else state
+            return DepState.BROKEN, f"never starts: {job} {what}"
+        waiting.append(job)
+    if waiting:
+        return DepState.WAITING, f"waiting for {', '.join(waiting)}"
+    return DepState.READY, ""
