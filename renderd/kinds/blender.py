@@ -192,11 +192,12 @@ class BlenderKind:
             raise OSError(errno.ENOENT, f"no Blender program found on this host ({caps.blender!r})")
         blend = str(on_this_host(spool.root, fields["file"]))
         pattern = on_this_host(spool.root, fields["output"])
+        inside = None if fields["output"].startswith("/") else Path(os.path.abspath(spool.root))
         try:
-            staging = Staging(pattern.parent, info.chunk, notes)
+            staging = Staging(pattern.parent, info.chunk, notes, inside)
         except OSError as err:
             if err.errno == errno.ELOOP or err.errno == errno.ENOTDIR:
-                what = f"the output folder {pattern.parent} is a symbolic link or not a folder"
+                what = f"the output folder {pattern.parent} or one above it is a symbolic link or not a folder"
                 raise OSError(err.errno, what) from err
             raise
         try:

@@ -20,6 +20,8 @@ Overwrite off) skips that frame as it would have; an empty file is never moved i
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -74,14 +76,15 @@ def _own_folder(path: Path) -> bool:
 class Staging:
     """One run's staging folder; `move` and `close` may be called from two threads."""
 
-    def __init__(self, outdir: Path, chunk: str, notes: Path | None) -> None:
+    def __init__(self, outdir: Path, chunk: str, notes: Path | None, spool_root: Path | None = None) -> None:
+        """`spool_root`: the output folder lies in the spool, so no folder below the root may be a link."""
         self.outdir = outdir
         self.name = f"{PREFIX}{chunk}-{secrets.token_hex(4)}"
         self.path = outdir / self.name
         self._lock = threading.Lock()
         self._moved: set[str] = set()
         self._note: Path | None = None
-        self.out_fd = _open_outdir(outdir)
+        self.out_fd = _open_outdir(outdir) if spool_root is None else _walk_outdir(spool_root, outdir)
         try:
             if notes is not None:
                 self._note = _write_note(notes, self.name, self.path)
@@ -143,14 +146,28 @@ class Staging:
         with self._lock:
             if self.fd < 0:
                 return
-            os.close(self.fd)
-            self.fd = -1
             try:
-                shutil.rmtree(self.name, dir_fd=self.out_fd)
+                if self._still_in_place():
+                    shutil.rmtree(self.name, dir_fd=self.out_fd)  # fd-based: no link inside is followed
+                else:  # what now has our name is someone else's: empty our own folder, wherever it went
+                    log.warning("the staging folder %s was renamed or replaced during the run: frames Blender "
+                                "wrote after that are not ours and are not moved", self.path)
+                    for name in os.listdir(self.fd):
+                        os.unlink(name, dir_fd=self.fd)
             except OSError as err:
                 log.warning("cannot remove the staging folder %s: %s", self.path, err)
+            os.close(self.fd)
+            self.fd = -1
             os.close(self.out_fd)
             self._drop_note()
+
+    def _still_in_place(self) -> bool:
+        try:
+            here = os.stat(self.name, dir_fd=self.out_fd, follow_symlinks=False)
+        except OSError:
+            return False
+        ours = os.fstat(self.fd)
+        return (here.st_dev, here.st_ino) == (ours.st_dev, ours.st_ino)
 
     def _drop_note(self) -> None:
         if self._note is not None:
@@ -166,6 +183,30 @@ def _open_outdir(outdir: Path) -> int:
     except FileNotFoundError:
         os.makedirs(outdir, exist_ok=True)
         return os.open(outdir, DIR_FLAGS)
+
+
+def _walk_outdir(root: Path, outdir: Path) -> int:
+    """An output folder inside the spool, walked from the root one folder at a time without
+    following a link anywhere below it (a planted `shots -> someone's folder` is refused), and
+    made where missing (Blender would make it)."""
+    parts = outdir.relative_to(root).parts
+    if any(p in ("..", ".") for p in parts):
+        raise OSError(errno.EINVAL, f"{outdir} is not a plain path inside the spool")
+    fd = os.open(root, DIR_FLAGS & ~os.O_NOFOLLOW)  # the root's own path may be a link (the admin's mount)
+    try:
+        for part in parts:
+            try:
+                nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_note(notes: Path, name: str, target: Path) -> Path:

@@ -151,6 +151,7 @@ def test_a_script_job_fails_on_a_python_error() -> None:
 
 def test_the_daemon_uses_its_own_blender_and_its_own_mount_of_the_spool(tmp_path: Path) -> None:
     caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
+    (tmp_path / "mnt").mkdir()
     launch = BlenderKind().launch(chunk(), Spool(tmp_path / "mnt"), caps, None)
     argv = launch.argv
     assert argv[:3] == ["/opt/b/blender", "-b", str(tmp_path / "mnt" / "shots" / "a.blend")]
@@ -166,6 +167,7 @@ def test_the_daemon_uses_its_own_blender_and_its_own_mount_of_the_spool(tmp_path
 
 def test_a_relative_spool_path_still_gives_blender_absolute_paths(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "spool").mkdir()
     caps = Capabilities(blender="/opt/b/blender", blender_version="3.4.1")
     launch = BlenderKind().launch(chunk(file="-y.blend"), Spool(Path("spool")), caps, None)
     assert launch.argv[2] == str(tmp_path / "spool" / "-y.blend") and launch.argv[7].startswith("/")
@@ -372,3 +374,35 @@ def test_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path: Path) 
     (notes / "forged").write_text(str(tmp_path / "shots"))  # not a staging folder: left alone
     assert clean_leftovers(notes) == 1
     assert not staged.exists() and (tmp_path / "shots" / "render").is_dir() and os.listdir(notes) == []
+
+
+def test_an_output_folder_below_a_planted_link_in_the_spool_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "render").mkdir(parents=True)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "shots").symlink_to(elsewhere)  # the output is shots/render/main_####.png
+    with pytest.raises(OSError, match="or one above it is a symbolic link"):
+        launched(spool)
+    assert os.listdir(elsewhere / "render") == []
+    mount = tmp_path / "mnt"
+    mount.symlink_to(spool)  # the root's own path may be a link: the admin's mount
+    (spool / "shots").unlink()
+    launch = launched(mount)
+    assert (spool / "shots" / "render").is_dir()
+    launch.settle([], True)
+
+
+def test_a_staging_folder_swapped_during_the_run_is_not_trusted_nor_deleted(tmp_path: Path) -> None:
+    launch = launched(tmp_path)
+    staged = launch.staging.path
+    (staged / "main_0001.png").write_bytes(PNG.read_bytes())  # written before the swap: ours
+    moved_away = staged.with_name("moved-away")
+    staged.rename(moved_away)
+    staged.mkdir()  # the attacker's folder under our name, with a link for Blender to follow
+    (staged / "main_0002.png").symlink_to(tmp_path / "victim")
+    launch.settle([], True)
+    out = tmp_path / "shots" / "render"
+    assert (out / "main_0001.png").read_bytes() == PNG.read_bytes()
+    assert not (out / "main_0002.png").exists() and (staged / "main_0002.png").is_symlink()
+    assert os.listdir(moved_away) == []
