@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from render_frontend import terminal
+from render_frontend import exitcodes, terminal
 from render_frontend.context import Context
 from render_frontend.lazygroup import Lazy, LazyGroup
 from renderd import __version__
@@ -73,7 +73,8 @@ COMMANDS: dict[str, Lazy] = {
 
 
 @click.group(
-    "render", cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+    "render", cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=exitcodes.HELP,
 )
 @click.option(
     "--spool",
@@ -100,5 +101,5 @@ def main() -> None:
         raise SystemExit(1) from None
     except RenderdError as err:  # a library error that a command did not translate
         terminal.echo(f"Error: {err}", err=True)
-        raise SystemExit(1) from None
+        raise SystemExit(getattr(err, "exit_code", 1)) from None
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -87,6 +87,8 @@ def pause(spool: Spool, job: str, now: bool = False) -> str:
     view = changeable_job(spool, job)
     if view.control.cancelled:
         raise Conflict(f"{job} is cancelled (`render retry {job} --missing` revives it)")
+    if not view.active:  # pausing what will never run again would say "paused" and change nothing
+        raise Conflict(f"{job} has finished ({view.state}): nothing of it is queued or running to pause")
     with spool_errors(job):
         _set_control(spool, view, paused=True, now=now)
     what = "suspended" if now else "left to finish"

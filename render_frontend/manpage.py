@@ -81,6 +81,21 @@ def _commands(ctx: click.Context, group: click.Group, prefix: str) -> list[str]:
     return lines
 
 
+def _exit_status(name: str) -> list[str]:
+    """`render`'s codes (render_frontend/exitcodes.py); `renderd`'s: 0 stopped cleanly, 1 an error, 2 usage."""
+    from render_frontend.exitcodes import MAN
+
+    rows = MAN if name == "render" else (
+        (0, "Stopped cleanly (SIGTERM, SIGINT); --check and --print-config: they reported."),
+        (1, "An error, told in one line on stderr (a spool it cannot use, a name in use, ...)."),
+        (2, "A usage error: a bad or missing option, or a bad value in the config file."),
+    )
+    out = [".SH EXIT STATUS"]
+    for code, text in rows:
+        out += [".TP", f".B {code}", escape(text)]
+    return out
+
+
 def page(command: click.Command, name: str) -> str:
     """One man page for `command` (and, for a group, each of its sub-commands)."""
     ctx = click.Context(command, info_name=name, **command.context_settings)
@@ -99,6 +114,7 @@ def page(command: click.Command, name: str) -> str:
     ]
     if isinstance(command, click.Group):
         lines += [".SH COMMANDS", *_commands(ctx, command, name)]
+    lines += _exit_status(name)
     lines += [
         FILES.rstrip("\n"),
         ".SH SHELL COMPLETION",

@@ -18,7 +18,9 @@ MAX_LOG_SHOWN = 64 * 1024 * 1024
 
 
 class NoSuchJob(RenderdError):
-    """A job id (or chunk) that the spool does not hold."""
+    """A job id (or chunk) that the spool does not hold (exit 2 in every command: exitcodes.py)."""
+
+    exit_code = 2
 
 
 def created(view: JobView) -> float:

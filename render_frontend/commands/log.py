@@ -8,6 +8,7 @@ import click
 
 from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
+from render_frontend.exitcodes import UnknownJob
 from render_frontend.views import NoSuchJob, job_chunks, log_entries, pick_chunk, read_log
 
 
@@ -26,7 +27,7 @@ def command(ctx: Context, target: str, run_number: int | None, last: bool, as_js
         if which:
             chunks = [pick_chunk(chunks, job, which)]
     except NoSuchJob as err:
-        raise click.ClickException(str(err)) from None
+        raise UnknownJob(str(err)) from None
     logs = log_entries(spool, job, chunks, run_number, last)
     if as_json:
         out = [{**entry, "text": read_log(spool.root / entry["path"]).decode("utf-8", errors="replace")}

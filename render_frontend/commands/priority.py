@@ -5,6 +5,8 @@ already running are not affected."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from render_frontend import completion, jobactions, terminal
@@ -16,10 +18,16 @@ from renderd.spool import MAX_PRIORITY
 @click.command("priority")
 @click.argument("job", shell_complete=completion.jobs)
 @click.argument("priority", type=click.IntRange(0, MAX_PRIORITY))
+@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON (old and new priority).")
 @pass_ctx
-def command(ctx: Context, job: str, priority: int) -> None:
+def command(ctx: Context, job: str, priority: int, as_json: bool) -> None:
     """Set JOB's priority to PRIORITY (0-999, higher runs first)."""
     spool = ctx.spool()
     with one_line():
+        before = spool.read_manifest(job) or {}
         said = jobactions.set_priority(spool, job, priority)
     terminal.echo(said, err=True)
+    if as_json:
+        old = before.get("priority")
+        terminal.echo(json.dumps({"job": job, "action": "priority", "before": old, "after": priority,
+                                  "changed": old != priority, "messages": [said]}))

@@ -9,6 +9,7 @@ import click
 
 from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
+from render_frontend.exitcodes import UnknownJob
 from render_frontend.farm import snapshot, who_can_run
 from render_frontend.views import NoSuchJob, created, jobs_json
 
@@ -25,8 +26,8 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
     farm = snapshot(spool, job)
     try:
         out = jobs_json(spool, job, list_frames, farm)
-    except NoSuchJob:
-        raise click.ClickException(f"no job {job!r} in {spool.root}") from None
+    except NoSuchJob as err:
+        raise UnknownJob(str(err)) from None
     if as_json:
         terminal.echo(json.dumps({"jobs": out}))
         return

@@ -1,58 +1,63 @@
 """`render wait JOB`: block until nothing of the job is queued or running.
 
-Exit 0 if every chunk succeeded, 1 if any failed or was quarantined, 2 for an unknown job,
-3 on timeout."""
+Exit 0 if every chunk succeeded, 1 if any failed, was quarantined or cancelled, 2 for an
+unknown job (as in every command), 3 on timeout (render_frontend/exitcodes.py).  On a terminal
+one line shows the progress live (frames, chunks, ETA); piped, only the final line is written.
+--json prints the final state and each chunk's result on stdout."""
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import click
 
 from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
-from render_frontend.farm import snapshot, who_can_run
+from render_frontend.exitcodes import FAILED, OK, TIMEOUT, UnknownJob
+from render_frontend.farm import JobView, snapshot, who_can_run
+from render_frontend.progressbar import Line
+from render_frontend.reasons import failed_reasons
+from renderd.duration import NON_NEGATIVE
+from renderd.spool import Spool
 
 POLL = 0.5
 
 
-@click.command("wait")
+@click.command("wait", epilog="Exit codes: 0 every chunk done; 1 the job ended, not every chunk done (failed, "
+               "quarantined or cancelled); 2 no such job; 3 --timeout ran out.")
 @click.argument("job", shell_complete=completion.jobs)
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 3).")
+@click.option("--timeout", type=NON_NEGATIVE, help="Give up after this long, e.g. 30m (exit 3).")
+@click.option("--json", "as_json", is_flag=True, help="Print the final state and every chunk's result as JSON.")
 @pass_ctx
-def command(ctx: Context, job: str, timeout: float | None) -> None:
+def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> None:
     """Wait for JOB to finish; the exit code says how it went."""
     spool = ctx.spool()
     deadline = None if timeout is None else time.monotonic() + timeout
-    warned = False
-    looked_again = False
+    line = Line()
+    warned = looked_again = False
     while True:
         farm = snapshot(spool, job)
         view = farm.jobs.get(job)
         if view is None:
-            terminal.echo(f"Error: no job {job!r} in {spool.root}", err=True)
-            raise SystemExit(2)
+            line.clear()
+            raise UnknownJob(f"no job {job!r} in {spool.root}")
         if not view.active:
             if view.total == 0:  # `render add` never writes an empty chunk list: nothing to judge success by
-                terminal.echo(f"Error: the manifest of job {job!r} lists no chunks (damaged?)", err=True)
-                raise SystemExit(1)
+                line.clear()
+                raise click.ClickException(f"the manifest of job {job!r} lists no chunks (damaged?)")
             missing = view.total - len(view.done)
-            if missing == 0:
-                terminal.echo(f"{job}: all {view.total} chunk(s) done", err=True)
-                raise SystemExit(0)
-            if missing > len(view.failed) + len(view.bad) + len(view.cancelled) and not looked_again:
+            if 0 < missing and missing > len(view.failed) + len(view.bad) + len(view.cancelled) and not looked_again:
                 # A chunk in no state was moving while the folders were read (done/ read just before
                 # it arrived there, claimed/ just after it left): look again before judging.
                 looked_again = True
                 time.sleep(POLL)
                 continue
-            terminal.echo(
-                f"{job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
-                f"{len(view.done)}/{view.total} done",
-                err=True,
-            )
-            raise SystemExit(1)
+            line.clear()
+            _finish(spool, view, "done" if missing == 0 else "failed", as_json)
         if view.queued and not view.running and not warned and not who_can_run(farm, view):
+            line.clear()
             terminal.echo(
                 f"{job}: no live daemon may run its {view.manifest.get('kind')} chunks "
                 "(command chunks need a renderd started with --allow-commands); still waiting",
@@ -60,6 +65,61 @@ def command(ctx: Context, job: str, timeout: float | None) -> None:
             )
             warned = True
         if deadline is not None and time.monotonic() >= deadline:
-            terminal.echo(f"{job}: timed out with {len(view.queued)} queued, {len(view.running)} running", err=True)
-            raise SystemExit(3)
+            line.clear()
+            _finish(spool, view, "timeout", as_json)
+        line.show(progress(view))
         time.sleep(POLL)
+
+
+def progress(view: JobView) -> str:
+    """`shot-1a2b: frames 12/40, chunks 3/8 done, 2 running, ETA 1m30s`"""
+    total = view.manifest.get("frames")
+    t = view.timing()
+    eta = t["eta"]
+    eta_text = f", ETA {int(eta) // 60}m{int(eta) % 60:02d}s" if isinstance(eta, (int, float)) else ""
+    return (f"{view.job}: frames {view.frames_done()}/{total if isinstance(total, int) else '?'}, "
+            f"chunks {len(view.done)}/{view.total} done, {len(view.running)} running{eta_text}")
+
+
+def _finish(spool: Spool, view: JobView, outcome: str, as_json: bool) -> None:
+    code = {"done": OK, "failed": FAILED, "timeout": TIMEOUT}[outcome]
+    if as_json:
+        terminal.echo(json.dumps(result_json(spool, view, outcome, code)))
+    if outcome == "done":
+        terminal.echo(f"{view.job}: all {view.total} chunk(s) done", err=True)
+    elif outcome == "timeout":
+        terminal.echo(f"{view.job}: timed out with {len(view.queued)} queued, {len(view.running)} running", err=True)
+    else:
+        terminal.echo(
+            f"{view.job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
+            f"{len(view.done)}/{view.total} done",
+            err=True,
+        )
+    raise SystemExit(code)
+
+
+def result_json(spool: Spool, view: JobView, outcome: str, code: int) -> dict[str, Any]:
+    """The final state and each chunk's result (docs/json.md, `render wait --json`)."""
+    reasons = failed_reasons(spool, view.failed)
+    chunks: list[dict[str, Any]] = []
+    for chunk, frames in view.chunk_frames().items():
+        entry: dict[str, Any] = {"chunk": chunk, "frames": [frames[0], frames[-1]] if frames else []}
+        if chunk in view.done:
+            rec = view.done[chunk]
+            entry.update(state="done", host=rec.get("host"), seconds=rec.get("seconds"))
+        elif chunk in view.failed:
+            entry.update(state="failed", reason=reasons.get(chunk) or None)
+        elif chunk in view.cancelled:
+            entry.update(state="cancelled")
+        elif chunk in view.running:
+            entry.update(state="running", host=view.running[chunk])
+        elif chunk in view.queued:
+            entry.update(state="queued")
+        elif any(name.startswith(chunk + ".") for name in view.bad):
+            entry.update(state="bad")
+        else:
+            entry.update(state="missing")
+        chunks.append(entry)
+    return {"job": view.job, "outcome": outcome, "exit_code": code, "state": view.state,
+            **{k: v for k, v in view.to_json().items() if k in ("chunks", "frames", "elapsed")},
+            "results": chunks}

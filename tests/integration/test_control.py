@@ -130,11 +130,11 @@ def test_remove_drops_a_finished_job_and_log_shows_any_chunk(spool: Path, marker
     assert [(entry["chunk"], entry["host"], entry["run"]) for entry in logs] == [
         (c["chunk"], "a", 1) for c in job["chunks"]]
     missing = render(spool, "log", f"{job['job']}:9", check=False)
-    assert missing.returncode == 1 and "has no chunk '9'" in missing.stderr
+    assert missing.returncode == 2 and "has no chunk '9'" in missing.stderr  # unknown job or chunk: 2 everywhere
     render(spool, "remove", job["job"])
     assert not (spool / "jobs" / job["job"]).exists()
     gone = render(spool, "status", job["job"], check=False)
-    assert gone.returncode == 1 and "no job" in gone.stderr
+    assert gone.returncode == 2 and "no job" in gone.stderr
 
 
 def test_a_control_file_written_by_someone_else_is_ignored_by_the_daemons(spool: Path, markers: Path,

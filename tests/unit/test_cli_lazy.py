@@ -20,7 +20,8 @@ from render_frontend.cli import COMMANDS, cli
 ROOT = Path(__file__).resolve().parents[2]
 # What `render --version` / `render --help` / completion of a command name may import of ours.
 LIGHT = {"renderd", "renderd.errors", "renderd.config", "render_frontend", "render_frontend.cli",
-         "render_frontend.context", "render_frontend.lazygroup", "render_frontend.terminal"}
+         "render_frontend.context", "render_frontend.lazygroup", "render_frontend.terminal",
+         "render_frontend.exitcodes"}
 HEAVY_THIRD_PARTY = ("blender_asset_tracer", "zstandard", "rich", "watchdog", "filelock")
 
 
