@@ -16,7 +16,7 @@ from typing import Any
 from render_frontend.client import wake_local_daemons
 from render_frontend.farm import JobView, snapshot
 from render_frontend.views import NoSuchJob
-from renderd.access import may_change_job
+from renderd.access import job_owner, may_change_job
 from renderd.errors import RenderdError, UsageError
 from renderd.jobcancel import cancel_failed, cancel_queued
 from renderd.spool import MAX_PRIORITY, JobControl, Spool
@@ -45,7 +45,7 @@ def changeable_job(spool: Spool, job: str) -> JobView:
     if view is None:
         raise NoSuchJob(f"no job {job!r} in {spool.root}")
     groups = {str(r["admin_group"]) for r in spool.hosts().values() if isinstance(r.get("admin_group"), str)}
-    owner_uid = view.manifest.get("uid")
+    owner_uid, _ = job_owner(spool.job_dir(job))  # who owns its folder, not the uid written in the manifest
     if not may_change_job(os.getuid(), os.getgid(), owner_uid, groups):
         who = view.manifest.get("owner") or "?"
         raise NotAllowed(

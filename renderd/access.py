@@ -1,13 +1,18 @@
 """Who may do what: the one place that answers "may this user change that job / use this socket?".
 
-A job may be changed by its owner (the uid `render add` recorded), root, and members of an
-admin group configured on the daemons (`renderd --admin-group`)."""
+A job may be changed by its owner, root, and members of an admin group configured on the daemons
+(`renderd --admin-group`).  The owner is read from who owns the job's files (`job_owner`), never
+from the `uid` written in the manifest: every artist may write the spool, so any uid written in
+a file there can be forged (docs/security.md, "Job control")."""
 
 from __future__ import annotations
 
 import grp
+import os
 import pwd
+import stat
 from collections.abc import Iterable
+from pathlib import Path
 
 
 def in_group(uid: int, gid: int, group: str) -> bool:
@@ -29,3 +34,19 @@ def may_change_job(uid: int, gid: int, owner_uid: object, admin_groups: Iterable
     if uid == 0 or (isinstance(owner_uid, int) and not isinstance(owner_uid, bool) and uid == owner_uid):
         return True
     return any(in_group(uid, gid, g) for g in admin_groups if g)
+
+
+def job_owner(folder: Path) -> tuple[int | None, str]:
+    """The uid that owns the job in `folder` (jobs/<job>/), and how we know (or why no uid does).
+
+    The owner is the uid that owns the job's folder: `render add` makes it as the submitting
+    user, and no one else can change a folder's owner.  Not the manifest's `uid` (anyone who may
+    write the folder can replace the manifest), nor the manifest file's owner (replacing the file
+    makes the replacer its owner, and would take the job from its owner)."""
+    try:
+        st = os.lstat(folder)
+    except OSError as err:
+        return None, f"cannot stat {err.filename}: {err.strerror}"
+    if not stat.S_ISDIR(st.st_mode):
+        return None, "its folder is not a plain folder"
+    return st.st_uid, f"uid {st.st_uid}"

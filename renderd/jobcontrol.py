@@ -1,5 +1,5 @@
-"""Job control: who owns a job (`job_owner`), and `JobGuard`, a daemon's reaction to jobs' control files (the
-cancelling moves it shares with `render cancel` are in jobcancel.py).
+"""Job control: `JobGuard`, a daemon's reaction to jobs' control files (who owns a job is
+access.job_owner; the cancelling moves it shares with `render cancel` are in jobcancel.py).
 
 Every move goes through the spool (`take_over` renames the file to a private name first, so
 when a daemon and a user act at the same moment exactly one of them moves each chunk)."""
@@ -7,40 +7,15 @@ when a daemon and a user act at the same moment exactly one of them moves each c
 from __future__ import annotations
 
 import logging
-import os
-import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from renderd.access import may_change_job
+from renderd.access import job_owner, may_change_job
 from renderd.jobcancel import cancel_queued
 from renderd.runner import Run, Runner
 from renderd.spool import JobControl, Spool
 
 log = logging.getLogger(__name__)
-
-
-def job_owner(spool: Spool, job: str, admin_groups: Sequence[str] = ()) -> tuple[int | None, str]:
-    """The uid that owns `job`, and how we know (or why no uid does).
-
-    The owner is the uid that owns both the job's folder (made by `render add`; no one else can
-    change a folder's owner) and its manifest file, or whose folder holds a manifest rewritten by
-    root or the admin group (`render priority` run by an admin rewrites it).  When they differ
-    otherwise the manifest was replaced by someone else, and the job has no owner we can trust:
-    only root and the admin group may control it then."""
-    folder = spool.job_dir(job)
-    try:
-        folder_st = os.lstat(folder)
-        manifest_st = os.lstat(folder / "manifest.json")
-    except OSError as err:
-        return None, f"cannot stat {err.filename}: {err.strerror}"
-    if not stat.S_ISDIR(folder_st.st_mode) or not stat.S_ISREG(manifest_st.st_mode):
-        return None, "its folder or manifest is not a plain folder or file"
-    rewriter = manifest_st.st_uid
-    if rewriter != folder_st.st_uid and not may_change_job(rewriter, -1, None, admin_groups):
-        return None, (f"its manifest is owned by uid {manifest_st.st_uid}, its folder by uid {folder_st.st_uid}: "
-                      "the manifest was replaced")
-    return folder_st.st_uid, f"uid {folder_st.st_uid}"
 
 
 @dataclass
@@ -60,14 +35,14 @@ class JobGuard:
     def control_of(self, job: str) -> JobControl:
         """The job's control flags, if whoever wrote them may change the job (else none).
 
-        Who wrote control.json is its file's owner; who owns the job is `job_owner` (the files'
-        owners, never the `uid` written in the manifest, which anyone who can replace the file
-        can forge).  docs/security.md, "Job control"."""
+        Who wrote control.json is its file's owner; who owns the job is the owner of its folder
+        (access.job_owner), never the `uid` written in the manifest, which anyone who can replace
+        the file can forge.  docs/security.md, "Job control"."""
         ctl = self.spool.job_control(job)
         if not ctl.holds:
             return ctl
         admins = [self.admin_group] if self.admin_group else []
-        owner, why = job_owner(self.spool, job, admins)
+        owner, why = job_owner(self.spool.job_dir(job))
         if may_change_job(ctl.uid, -1, owner, admins):
             return ctl
         if job not in self._refused:

@@ -21,7 +21,7 @@ from render_frontend.client import Connection, DaemonUnreachable
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
 from renderd import protocol
-from renderd.access import may_change_job
+from renderd.access import job_owner, may_change_job
 from renderd.spool import Spool
 
 AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -53,7 +53,8 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
     groups = {str(r["admin_group"]) for r in farm.hosts.values() if isinstance(r.get("admin_group"), str)}
     for view in farm.jobs.values():
         if view.state in ("done", "cancelled") and _last_activity(view) < cutoff:
-            if not may_change_job(os.getuid(), os.getgid(), view.manifest.get("uid"), groups):
+            owner_uid, _ = job_owner(spool.job_dir(view.job))  # the files' owner, not a uid in them
+            if not may_change_job(os.getuid(), os.getgid(), owner_uid, groups):
                 report["skipped_jobs"].append(view.job)
                 continue
             report["bytes"] += spool.tree_size(spool.job_dir(view.job))

@@ -1,0 +1,345 @@
+"""Issue 10, the daemon's findings (9-14): each plant exactly as an artist's account could make it,
+on a studio spool (group artists, 2775), against real renderd processes.
+
+Each test shows three things: the daemon lives on, it runs nothing it should not, and it still
+serves the other jobs.  The daemon runs as root here (the strongest case for the ownership rules:
+root-owned files are trusted); the victim and the attacker are two artists, rd-victim and
+rd-attacker (tests/helpers/attacker.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.attacker import Attacker, User, ensure_user, studio_spool
+from helpers.daemons import BIN, Daemon, process_alive, processes_mentioning, wait_for
+
+from renderd.spool import LAYOUT, Spool
+
+HELPERS = Path(__file__).parent.parent / "helpers"
+FAKEPROG = str(HELPERS / "fakeprog.py")
+FAKEBLENDER = str(HELPERS / "fakeblender.py")
+BLEND = Path(__file__).parent.parent / "fixtures" / "blend" / "render_b34.blend"
+FAST = ("--poll", "0.5", "--lease", "8")
+VICTIM = "rd-victim"  # an artist whose work the attacker (helpers.attacker.ATTACKER) goes after
+
+
+@dataclass
+class Cast:
+    spool: Path
+    artist: User
+    mallory: Attacker
+
+
+@pytest.fixture
+def studio() -> Iterator[Cast]:
+    """A studio spool laid out as an admin sets it up: every layout folder group `artists`, 2775."""
+    ensure_user(VICTIM)
+    with studio_spool() as made:
+        Spool.open(made.spool, create=True)
+        gid = made.spool.stat().st_gid
+        for sub in LAYOUT:
+            os.chown(made.spool / sub, 0, gid)
+            os.chmod(made.spool / sub, 0o2775)
+        yield Cast(made.spool, User(VICTIM), made.attacker)
+
+
+@pytest.fixture
+def scratch(studio: Cast) -> Path:
+    """A folder every user may write (markers of the chunk programs)."""
+    path = studio.spool.parent / "scratch"
+    path.mkdir()
+    os.chmod(path, 0o1777)
+    return path
+
+
+_WRITE = """
+import os, sys
+path, data, replace = sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3] == "1"
+target = path + ".planting" if replace else path
+with open(target, "wb") as fh:
+    fh.write(data)
+if replace:
+    os.rename(target, path)
+"""
+
+
+def write_as(user: User, path: Path, data: bytes, replace: bool = False) -> None:
+    """Write `path` as `user`; `replace` writes a new file and renames it over the old one (what
+    someone who may write the folder, but not the file, can do)."""
+    user.python(_WRITE, str(path), data.hex(), "1" if replace else "0")
+
+
+def render_as(user: User, spool: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = user.render(spool, *args)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{user.name}: render {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def start(daemons: list[Daemon], spool: Path, logdir: Path, name: str, *args: str) -> Daemon:
+    d = Daemon(spool, name, logdir, [*FAST, *args])
+    daemons.append(d)
+    return d.start()
+
+
+def command_job(user: User, spool: Path, frames: str, argv: list[str], *opts: str) -> dict[str, Any]:
+    out = render_as(user, spool, "add", "--frames", frames, "--json", *opts, "--", *argv)
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def blender_job(user: User, spool: Path, *opts: str) -> dict[str, Any]:
+    """The victim's shot, copied into the spool by the victim and added with `render add`."""
+    shots = spool / "shots"
+    user.python("import os, sys; os.makedirs(sys.argv[1], exist_ok=True)", str(shots))
+    write_as(user, shots / BLEND.name, BLEND.read_bytes())
+    out = render_as(user, spool, "add", "--json", str(shots / BLEND.name), *opts)
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def done(spool: Path, job: str) -> list[str]:
+    folder = spool / "jobs" / job / "done"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def wait_done(spool: Path, job: dict[str, Any], d: Daemon, timeout: float = 90) -> None:
+    want = len(job["chunks"])
+    wait_for(lambda: len(done(spool, job["job"])) == want, timeout,
+             what=f"{want} chunk(s) of {job['job']} done; daemon log:\n{d.output()[-3000:]}")
+
+
+def failed_reason(spool: Path, chunk: str, d: Daemon, timeout: float = 60) -> str:
+    path = spool / "failed" / f"{chunk}.info.reason"
+    wait_for(path.exists, timeout, what=f"{chunk} in failed/; daemon log:\n{d.output()[-3000:]}")
+    return path.read_text()
+
+
+def queue_folder(spool: Path) -> Path:
+    (path,) = list((spool / "queue").iterdir())
+    return path
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- finding 9
+
+
+def test_forged_host_record_with_a_future_heartbeat_does_not_take_a_daemons_name(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    studio, mallory, artist = cast.spool, cast.mallory, cast.artist
+    forged = {"format": 1, "name": "farm1", "hostname": "mallorys-workstation", "pid": 1, "state": "idle",
+              "heartbeat": time.time() + 10 * 365 * 86400, "stale_after": 86400, "slots": 1, "chunks": []}
+    write_as(mallory, studio / "hosts" / "farm1.json", json.dumps(forged).encode())
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")  # registers under its own name
+    assert f"ignoring hosts/farm1.json: written by uid {mallory.uid}" in d.output()
+    record = studio / "hosts" / "farm1.json"
+    assert record.stat().st_uid == 0 and json.loads(record.read_text())["pid"] == d.pid
+    job = command_job(artist, studio, "1-2", ["/bin/true"], "--chunk", "1")
+    wait_done(studio, job, d)
+    assert d.alive()
+
+
+def test_a_live_record_of_the_daemons_own_user_on_another_machine_still_holds_the_name(
+    cast: Cast, tmp_path: Path
+) -> None:
+    """The proof cuts both ways: a real daemon of the same user elsewhere keeps its name."""
+    studio = cast.spool
+    record = {"format": 1, "name": "farm1", "hostname": "another-machine", "pid": 4242, "state": "idle",
+              "heartbeat": time.time(), "stale_after": 86400, "slots": 1, "chunks": []}
+    (studio / "hosts" / "farm1.json").write_text(json.dumps(record))  # written by root, as a daemon would
+    proc = subprocess.run([str(BIN / "renderd"), "--spool", str(studio), "--name", "farm1", "--when", "always"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "the name 'farm1' is in use by pid 4242 on another-machine" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- finding 10
+
+
+def test_a_command_chunk_planted_in_a_blender_job_is_quarantined_and_the_job_still_renders(
+    cast: Cast, tmp_path: Path, scratch: Path, daemons: list[Daemon]
+) -> None:
+    studio, mallory, artist = cast.spool, cast.mallory, cast.artist
+    job = blender_job(artist, studio, "--chunk", "1")
+    assert len(job["chunks"]) == 3
+    first = queue_folder(studio) / f"{job['chunks'][0]['chunk']}.info"
+    plant = json.loads(first.read_text())
+    pwned = scratch / "pwned"
+    plant.update(chunk=f"{job['job']}-0000", index=0, kind="command", argv=["/usr/bin/touch", str(pwned)])
+    plant.pop("blender", None)
+    write_as(mallory, first.parent / f"{job['job']}-0000.info", json.dumps(plant).encode())  # sorts first
+    d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER)  # no --allow-commands
+    wait_done(studio, job, d)
+    (reason_file,) = (studio / "bad").glob(f"{job['job']}-0000.info.*.reason")
+    reason = reason_file.read_text()
+    assert "'command' chunk in a 'blender' job" in reason
+    assert not pwned.exists()
+    runs = (studio / "shots" / f"{BLEND.name}.runs").read_text().splitlines()
+    assert len(runs) == 3
+    assert d.alive()
+
+
+# --------------------------------------------------------------------------- finding 12
+
+
+def test_a_forged_manifest_uid_does_not_let_one_artist_cancel_anothers_job(
+    cast: Cast, tmp_path: Path, scratch: Path, daemons: list[Daemon]
+) -> None:
+    studio, mallory, artist = cast.spool, cast.mallory, cast.artist
+    job = command_job(artist, studio, "1-2", [sys.executable, FAKEPROG, str(scratch), "{chunk}"], "--chunk", "1")
+    folder = studio / "jobs" / job["job"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["uid"], manifest["owner"] = mallory.uid, mallory.name
+    write_as(mallory, folder / "manifest.json", json.dumps(manifest).encode(), replace=True)  # the folder is 2775
+    refused = render_as(mallory, studio, "cancel", job["job"], check=False)  # the front-end asks the files too
+    assert refused.returncode != 0 and f"(uid {artist.uid})" in refused.stderr, refused.stderr
+    control = folder / "control.json"  # so mallory writes the control file by hand
+    ctl = {"format": 1, "paused": False, "now": False, "cancelled": True, "by": "uid", "time": time.time()}
+    write_as(mallory, control, json.dumps(ctl).encode(), replace=True)
+    assert json.loads(control.read_text())["cancelled"] is True
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")
+    wait_done(studio, job, d)
+    assert not (folder / "cancelled").exists() or not list((folder / "cancelled").iterdir())
+    assert f"ignoring the control file of job {job['job']}: uid {mallory.uid} is not its owner" in d.output()
+    # The owner's own cancel is obeyed (ownership is the files', so a non-root owner works).
+    own = command_job(artist, studio, "1-1", [sys.executable, FAKEPROG, str(scratch), "own", "--sleep", "120"])
+    wait_for(lambda: (scratch / "own.starts").exists(), 60, what="the owner's chunk to start")
+    render_as(artist, studio, "cancel", own["job"])
+    cancelled = studio / "jobs" / own["job"] / "cancelled"
+    wait_for(lambda: cancelled.is_dir() and list(cancelled.iterdir()), 60, what="the owner's cancel to be obeyed")
+    assert d.alive()
+
+
+# --------------------------------------------------------------------------- finding 13
+
+
+@pytest.fixture
+def full_logs() -> Iterator[list[Path]]:
+    """Tiny tmpfs mounts the test puts over a job's logs/ folder (a full file system); unmounted after."""
+    mounts: list[Path] = []
+    yield mounts
+    for path in mounts:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+def test_a_full_file_system_under_the_log_does_not_leave_a_run_busy(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon], full_logs: list[Path]
+) -> None:
+    studio, artist = cast.spool, cast.artist
+    chatty = [sys.executable, "-c", "import sys\nfor i in range(20000): print('x' * 200)"]  # 4 MB of output
+    job = command_job(artist, studio, "1-1", chatty)
+    logs = studio / "jobs" / job["job"] / "logs"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0777", "tmpfs", str(logs)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    full_logs.append(logs)
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")
+    wait_done(studio, job, d)  # the launcher stopped logging and reported the exit: the run ended
+    assert "stopped writing the log: No space left on device" in d.output()
+    other = command_job(artist, studio, "1-2", ["/bin/true"], "--chunk", "1")
+    wait_done(studio, other, d)
+    assert d.alive()
+
+
+def test_a_launcher_that_dies_ends_its_run_as_a_failed_attempt(
+    cast: Cast, tmp_path: Path, scratch: Path, daemons: list[Daemon]
+) -> None:
+    studio, artist = cast.spool, cast.artist
+    job = command_job(artist, studio, "1-1", [sys.executable, FAKEPROG, str(scratch), "held", "--sleep", "300"],
+                      "--max-attempts", "1")
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")
+
+    def program_pid() -> int | None:
+        try:
+            chunks = json.loads((studio / "hosts" / "farm1.json").read_text()).get("chunks") or []
+        except (OSError, ValueError):
+            return None
+        pid = chunks[0].get("pid") if chunks else None
+        return pid if isinstance(pid, int) else None
+
+    program = wait_for(program_pid, 60, what="the chunk to start")
+    with open(f"/proc/{program}/stat") as fh:
+        launcher = int(fh.read().rsplit(")", 1)[1].split()[1])
+    os.kill(launcher, signal.SIGKILL)  # as the OOM killer or a crash would
+    reason = failed_reason(studio, job["chunks"][0]["chunk"], d)
+    assert "the launcher died" in reason
+    wait_for(lambda: not process_alive(program), 30, what="the chunk program to die with its launcher")
+    other = command_job(artist, studio, "1-1", ["/bin/true"])
+    wait_done(studio, other, d)  # the slot is free again
+    assert d.alive()
+
+
+# --------------------------------------------------------------------------- finding 14 (the FIFO)
+
+
+def test_a_blend_that_is_a_fifo_fails_its_chunk_instead_of_holding_the_slot(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    studio, mallory, artist = cast.spool, cast.mallory, cast.artist
+    job = blender_job(artist, studio, "--max-attempts", "1")
+    blend = studio / "shots" / BLEND.name
+    mallory.replace_with_fifo(blend)
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands", "--blender", FAKEBLENDER)
+    reason = failed_reason(studio, job["chunks"][0]["chunk"], d)
+    assert "is a FIFO, not a regular file" in reason
+    assert [pid for pid in processes_mentioning(FAKEBLENDER) if pid != d.pid] == []  # no Blender waits on it
+    assert not (studio / "shots" / f"{BLEND.name}.runs").exists()
+    other = command_job(artist, studio, "1-1", ["/bin/true"])
+    wait_done(studio, other, d)
+    assert d.alive()
+
+
+# --------------------------------------------------------------------------- finding 11 (the busy loop)
+
+
+def test_a_chunk_that_fails_before_it_starts_backs_off_instead_of_spinning(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    studio, artist = cast.spool, cast.artist
+    gone = studio / "shot-that-moved"  # the artist's folder, removed after `render add`
+    artist.python("import os, sys; os.mkdir(sys.argv[1])", str(gone))
+    job = command_job(artist, studio, "1-1", ["/bin/true"], "--cwd", str(gone), "--max-attempts", "100")
+    shutil.rmtree(gone)
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")
+    began, cpu_before = time.monotonic(), cpu_seconds(d.pid)
+    other = command_job(artist, studio, "1-2", ["/bin/true"], "--chunk", "1")
+    wait_done(studio, other, d)
+
+    def attempts() -> int:
+        for path in [*(studio / "queue").rglob("*.info"), *(studio / "claimed").glob("*.info@*")]:
+            if path.name.startswith(job["chunks"][0]["chunk"]):
+                try:
+                    return int(json.loads(path.read_text())["attempts"])
+                except (OSError, ValueError, KeyError):
+                    continue
+        return -1
+
+    wait_for(lambda: attempts() >= 3, 60, what="the chunk to be retried")
+    elapsed = time.monotonic() - began
+    seen = attempts()
+    # Waits of 0.5, 1, 2, 4 ... s (one poll, doubling): n attempts need 0.5 * (2**(n-1) - 1) s.
+    assert 0 < seen <= 3 + int(elapsed / 0.5 + 1).bit_length(), (seen, elapsed)
+    assert not (studio / "failed" / f"{job['chunks'][0]['chunk']}.info").exists()
+    assert cpu_seconds(d.pid) - cpu_before < 0.5 * elapsed + 2  # a busy loop is one core all along
+    assert "before it started: working directory" in d.output()
+    assert d.alive()
