@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from renderd import claim
 from renderd.daemon.state import DaemonState, Deferred, log
@@ -47,8 +47,8 @@ class Exit:
         code, sig, error = msg.get("code"), msg.get("signal"), msg.get("error")
         died, log_error = msg.get("died"), msg.get("log_error")
         return cls(
-            code if isinstance(code, int) else None,
-            sig if isinstance(sig, int) else None,
+            code if _is_int(code) else None,
+            sig if _is_int(sig) else None,
             str(error) if error else None,
             str(died) if died else None,
             str(log_error) if log_error else None,
@@ -59,6 +59,10 @@ class Exit:
 class Outcome:
     ending: Ending
     reason: str | None = None  # FAILED: why; GIVEN_BACK: the history event ("returned"/"preempted")
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _signal_name(number: int) -> str:

@@ -110,6 +110,14 @@ def blender_job(user: User, spool: Path, *opts: str) -> dict[str, Any]:
     return data
 
 
+def shared(user: User, spool: Path, job: dict[str, Any]) -> None:
+    """The job's folders group-writable, as a farm whose daemons run as a user of their own needs
+    them (they rename chunks out of the queue folder and write done records and logs), and as
+    `render add` made them with an artist's umask 002 before spoolio's mkdir(0o755)."""
+    folders = [spool / "jobs" / job["job"], *(p for p in (spool / "queue").iterdir() if p.name.endswith(job["job"]))]
+    run_as(user, ["chmod", "-R", "g+w", *map(str, folders)])
+
+
 def done(spool: Path, job: str) -> list[str]:
     folder = spool / "jobs" / job / "done"
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
@@ -181,6 +189,7 @@ def test_a_command_chunk_planted_in_a_blender_job_is_quarantined_and_the_job_sti
     studio, mallory, artist = cast.spool, cast.mallory, cast.artist
     job = blender_job(artist, studio, "--chunk", "1")
     assert len(job["chunks"]) == 3
+    shared(artist, studio, job)
     first = queue_folder(studio) / f"{job['chunks'][0]['chunk']}.info"
     plant = json.loads(first.read_text())
     pwned = scratch / "pwned"
@@ -206,6 +215,7 @@ def test_a_forged_manifest_uid_does_not_let_one_artist_cancel_anothers_job(
 ) -> None:
     studio, mallory, artist = cast.spool, cast.mallory, cast.artist
     job = command_job(artist, studio, "1-2", [sys.executable, FAKEPROG, str(scratch), "{chunk}"], "--chunk", "1")
+    shared(artist, studio, job)
     folder = studio / "jobs" / job["job"]
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["uid"], manifest["owner"] = mallory.uid, mallory.name
