@@ -43,7 +43,7 @@ class Cast:
 
 
 @pytest.fixture
-def studio() -> Iterator[Cast]:
+def cast() -> Iterator[Cast]:
     """A studio spool laid out as an admin sets it up: every layout folder group `artists`, 2775."""
     ensure_user(VICTIM)
     with studio_spool() as made:
@@ -56,9 +56,9 @@ def studio() -> Iterator[Cast]:
 
 
 @pytest.fixture
-def scratch(studio: Cast) -> Path:
+def scratch(cast: Cast) -> Path:
     """A folder every user may write (markers of the chunk programs)."""
-    path = studio.spool.parent / "scratch"
+    path = cast.spool.parent / "scratch"
     path.mkdir()
     os.chmod(path, 0o1777)
     return path
@@ -104,7 +104,7 @@ def blender_job(user: User, spool: Path, *opts: str) -> dict[str, Any]:
     """The victim's shot, copied into the spool by the victim and added with `render add`."""
     shots = spool / "shots"
     user.python("import os, sys; os.makedirs(sys.argv[1], exist_ok=True)", str(shots))
-    write_as(user, shots / BLEND.name, BLEND.read_bytes())
+    user.python("import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])", str(BLEND), str(shots / BLEND.name))
     out = render_as(user, spool, "add", "--json", str(shots / BLEND.name), *opts)
     data: dict[str, Any] = json.loads(out.stdout)
     return data
@@ -115,7 +115,9 @@ def shared(user: User, spool: Path, job: dict[str, Any]) -> None:
     them (they rename chunks out of the queue folder and write done records and logs), and as
     `render add` made them with an artist's umask 002 before spoolio's mkdir(0o755)."""
     folders = [spool / "jobs" / job["job"], *(p for p in (spool / "queue").iterdir() if p.name.endswith(job["job"]))]
-    run_as(user, ["chmod", "-R", "g+w", *map(str, folders)])
+    user.python("import os, sys\nfor top in sys.argv[1:]:\n    for root, dirs, _ in os.walk(top):\n"
+                "        for d in [root, *(os.path.join(root, n) for n in dirs)]:\n"
+                "            os.chmod(d, os.stat(d).st_mode | 0o020)", *map(str, folders))
 
 
 def done(spool: Path, job: str) -> list[str]:
