@@ -217,6 +217,8 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self.spawner.close()
         self.policy.close()
         for run in list(self.runs.values()):  # the spawner is gone, and with it every launcher
+            if run.launch is not None:  # frames it finished were moved as it ran; remove its staging folder
+                run.launch.settle([], False)
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
         self.runs.clear()
         self.recorder.close()  # every done record is written before we sign off

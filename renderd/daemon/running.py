@@ -197,6 +197,8 @@ class RunningMixin(FinishingMixin):
         log.error("the spawner process died; its chunks died with it: giving them back and restarting it")
         for run in list(self.runs.values()):
             del self.runs[run.token]
+            if run.launch is not None:  # frames it finished were moved as it ran; remove its staging folder
+                run.launch.settle([], False)
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
         self.spawner = self._new_spawner()
         self.runner.spawner = self.spawner

@@ -289,3 +289,19 @@ def test_a_killed_daemons_staging_folder_is_removed_at_its_next_start(spool: Pat
     start_daemon("a", *DAEMON)
     wait_for(lambda: not staging.exists(), 60, what="the leftover staging folder to be removed")
     render(spool, "cancel", job["job"], check=False)
+
+
+def test_a_stopped_daemon_keeps_the_finished_frames_and_removes_its_staging_folder(
+    spool: Path, start_daemon: Any
+) -> None:
+    shutil.copy(BLEND / "render_b34.blend", spool / "render_b34.blend")
+    add(spool, spool / "render_b34.blend", "--frames", "1-400", "--chunk", "400")
+    frames = spool / "frames"
+    daemon = start_daemon("a", *DAEMON)
+    wait_for(lambda: frames.is_dir() and any(p.name.startswith("shot_") for p in frames.iterdir()), 120,
+             what="a frame moved into place while the chunk renders")
+    assert daemon.stop() == 0
+    names = os.listdir(frames)
+    assert not [n for n in names if n.startswith(".renderd-")], names
+    for name in names:
+        assert (frames / name).read_bytes()[-12:] == b"\x00\x00\x00\x00IEND\xaeB`\x82", f"{name} is not whole"
