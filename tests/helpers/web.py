@@ -6,7 +6,9 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +19,12 @@ from typing import Any
 
 from helpers.daemons import BIN, wait_for
 
-URL_RE = re.compile(r"render serve: .* on (http://127\.0\.0\.1:\d+/)")
+URL_RE = re.compile(r"render serve: .* on (https?://127\.0\.0\.1:\d+/)")
+# Another user runs the system's Python with this checkout and the venv's packages on its path
+# (the venv's own interpreter may sit in a folder only root can enter).
+SYSTEM_PYTHON = "/usr/bin/python3"
+RENDER = "import sys; from render_frontend.cli import main; sys.argv[0] = 'render'; main()"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -34,7 +41,7 @@ class Service:
     """`render --spool SPOOL serve --port 0 ...`, its stderr in a file; `url` once it listens."""
 
     def __init__(self, spool: Path, logdir: Path, args: Sequence[str] = (), env: dict[str, str] | None = None,
-                 user: str | None = None) -> None:
+                 user: tuple[int, int] | None = None) -> None:
         self.spool = spool
         self.log = logdir / f"serve-{time.monotonic_ns()}.log"
         self.args = list(args)
@@ -45,11 +52,16 @@ class Service:
         self.token = ""
 
     def start(self) -> Service:
-        cmd = [str(BIN / "render"), "--spool", str(self.spool), "serve", "--port", "0", *self.args]
-        if self.user is not None:  # as another Unix user (root runs the tests)
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        args = ["--spool", str(self.spool), "serve", "--port", "0", *self.args]
         with open(self.log, "ab") as fh:
-            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=self.env)
+            if self.user is None:
+                self.proc = subprocess.Popen([str(BIN / "render"), *args], stdout=fh, stderr=subprocess.STDOUT,
+                                             env=self.env)
+            else:  # as another Unix user (root runs the tests)
+                uid, gid = self.user
+                self.proc = subprocess.Popen([SYSTEM_PYTHON, "-c", RENDER, *args], stdout=fh,
+                                             stderr=subprocess.STDOUT, env=other_env(), user=uid, group=gid,
+                                             extra_groups=[gid], umask=0o002, cwd="/")
         found = wait_for(self._listening, 60, what="render serve to listen")
         self.url = found[1]
         return self
@@ -79,7 +91,8 @@ class Service:
     # ------------------------------------------------------------------ HTTP
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = "default",
-             raw: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
+             raw: bytes | None = None, headers: dict[str, str] | None = None,
+             context: ssl.SSLContext | None = None) -> Answer:
         token = self.token if token == "default" else token
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         req = urllib.request.Request(self.url.rstrip("/") + path, data=data, method=method)
@@ -90,7 +103,7 @@ class Service:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
+            with urllib.request.urlopen(req, timeout=60, context=context) as resp:
                 return Answer(resp.status, resp.read(), {k.lower(): v for k, v in resp.headers.items()})
         except urllib.error.HTTPError as err:
             return Answer(err.code, err.read(), {k.lower(): v for k, v in err.headers.items()})
@@ -125,3 +138,15 @@ def write_token(path: Path, token: str = "test-token-0123456789abcdef") -> str:
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token
+
+
+def other_env() -> dict[str, str]:
+    site = sysconfig.get_paths()["purelib"]
+    return {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8", "PYTHONPATH": f"{REPO}:{site}"}
+
+
+def other_can_run_this_checkout(uid: int, gid: int) -> bool:
+    """Can that user import the web service from this checkout (its folders may be root's only)?"""
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import render_frontend.web.app"], env=other_env(), user=uid,
+                           group=gid, capture_output=True, timeout=60, cwd="/")
+    return probe.returncode == 0

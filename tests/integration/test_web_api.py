@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ import pytest
 from conftest import FAKEPROG
 from helpers.daemons import BIN, add_job, render, wait_for
 from helpers.web import Service, token_env, write_token
+from PIL import Image
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
+PNGPROG = str(Path(__file__).parents[1] / "helpers" / "pngprog.py")
 
 
 @pytest.fixture
@@ -156,3 +160,84 @@ def test_a_generated_token_is_private_and_shown_once(made_spool: Path, tmp_path:
 def test_binding_beyond_loopback_without_a_token_file_is_refused(made_spool: Path) -> None:
     proc = render(made_spool, "serve", "--bind", "0.0.0.0", check=False)
     assert proc.returncode == 2 and "--token-file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_pause_resume_priority_cancel_retry_and_remove_change_the_spool_as_render_does(
+    made_spool: Path, markers: Path, tmp_path: Path, start_daemon, serve  # type: ignore[no-untyped-def]
+) -> None:
+    spool = made_spool
+    hold = tmp_path / "hold"
+    hold.touch()
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    svc = serve()
+    job = svc.post("/api/v1/jobs", {"argv": ["python3", FAKEPROG, str(markers), "c{start}", "--hold", str(hold)],
+                                    "frames": "1-3", "chunk": 1}).json()["job"]
+    wait_for(lambda: list(markers.glob("*.running")), 60, what="a chunk running")
+
+    paused = svc.post(f"/api/v1/jobs/{job}/pause")
+    assert paused.status == 200 and paused.json()["message"].startswith(f"{job}: paused")
+    assert json.loads((spool / "jobs" / job / "control.json").read_text())["paused"] is True
+    assert job_status(spool, job)["state"] == "paused" and paused.json()["status"]["paused"] is True
+    assert svc.post(f"/api/v1/jobs/{job}/resume").json()["message"] == f"{job}: resumed"
+    assert job_status(spool, job)["paused"] is False
+
+    changed = svc.call("PUT", f"/api/v1/jobs/{job}/priority", {"priority": 80})
+    assert changed.status == 200 and changed.json()["message"].endswith("-> 80")
+    from renderd.spool import QueueDir
+
+    assert [QueueDir.parse(q.name).priority for q in (spool / "queue").iterdir()] == [80]  # type: ignore[union-attr]
+    assert job_status(spool, job)["priority"] == 80
+
+    busy = svc.call("DELETE", f"/api/v1/jobs/{job}")
+    assert busy.status == 409 and "still running" in busy.json()["error"]
+    wait_for(lambda: job_status(spool, job)["state"] == "cancelled", 60, what="the job cancelled by remove")
+    assert svc.post(f"/api/v1/jobs/{job}/pause").status == 409  # a cancelled job is not paused
+
+    retried = svc.post(f"/api/v1/jobs/{job}/retry", {"missing": True})
+    assert retried.status == 200 and "back in the queue" in retried.json()["message"], retried.body
+    assert job_status(spool, job)["cancelled"] is False
+    hold.unlink()
+    wait_for(lambda: job_status(spool, job)["state"] == "done", 60, what="the retried job to finish")
+    cancelled = svc.post(f"/api/v1/jobs/{job}/cancel")
+    assert cancelled.status == 200 and "cancelled" in cancelled.json()["message"]
+    removed = svc.call("DELETE", f"/api/v1/jobs/{job}")
+    assert removed.status == 200 and removed.json() == {"job": job, "message": f"{job}: removed", "status": None}
+    assert not (spool / "jobs" / job).exists()
+    assert svc.get(f"/api/v1/jobs/{job}").status == 404
+
+
+def test_a_thumbnail_of_a_rendered_png_is_made_once_and_cached_in_the_spool(
+    made_spool: Path, start_daemon, serve  # type: ignore[no-untyped-def]
+) -> None:
+    spool = made_spool
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    svc = serve()
+    out = spool / "out"
+    job = svc.post("/api/v1/jobs", {"argv": [sys.executable, PNGPROG, str(out), "{start}", "{end}"],
+                                    "frames": "1-3", "chunk": 3}).json()["job"]
+    text = svc.post("/api/v1/jobs", {"argv": [sys.executable, "-c", SAVES_TEXT, str(out / "note_{start}.txt")],
+                                     "frames": "7-7"}).json()["job"]
+    outside = svc.post("/api/v1/jobs", {"argv": ["python3", "-c", "print(\"Saved: '/etc/passwd'\")"],
+                                        "frames": "1-1"}).json()["job"]
+    for j in (job, text, outside):
+        wait_for(lambda j=j: job_status(spool, j)["state"] == "done", 60, what=f"{j} to finish")
+
+    thumb = svc.get(f"/api/v1/jobs/{job}/frames/2/thumbnail")
+    assert thumb.status == 200 and thumb.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(thumb.body)) as im:
+        assert im.format == "PNG" and max(im.size) == 256 and im.size == (256, 144)
+    cached = spool / "jobs" / job / "thumbnails" / "2.png"
+    assert cached.read_bytes() == thumb.body
+    stamp = cached.stat().st_mtime_ns
+    assert svc.get(f"/api/v1/jobs/{job}/frames/2/thumbnail").body == thumb.body
+    assert cached.stat().st_mtime_ns == stamp, "made once"
+
+    unreadable = svc.get(f"/api/v1/jobs/{text}/frames/7/thumbnail")
+    assert unreadable.status == 415 and "not an image format" in unreadable.json()["error"]
+    refused = svc.get(f"/api/v1/jobs/{outside}/frames/1/thumbnail")
+    assert refused.status == 403 and "outside the spool" in refused.json()["error"]
+    assert svc.get(f"/api/v1/jobs/{job}/frames/99/thumbnail").status == 404
+    assert svc.get(f"/api/v1/jobs/{job}/frames/x/thumbnail").status == 400
+
+
+SAVES_TEXT = "import sys; open(sys.argv[1], 'w').write('not an image'); print(\"Saved: '\" + sys.argv[1] + \"'\")"
