@@ -1,6 +1,6 @@
 """Cancelling a job's queued and failed chunks: the spool moves both `render cancel` and the daemons make.
 
-Apart from jobcontrol.py (the daemon's reaction to control files, which needs its runs), so the
+Apart from daemon/jobguard.py (the daemon's reaction to control files, which needs its runs), so the
 front-end reaches these moves without importing the daemon's runner.  Every move goes through the
 spool (`take_over` renames the file to a private name first, so when a daemon and a user act at
 the same moment exactly one of them moves each chunk)."""

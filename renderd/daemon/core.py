@@ -22,11 +22,11 @@ from typing import Any
 from renderd import chunkslice, claim, pilot, protocol
 from renderd.daemon.claiming import ClaimingMixin
 from renderd.daemon.host_record import HostRecordMixin
+from renderd.daemon.jobguard import JobGuard
 from renderd.daemon.leases import LeasesMixin
 from renderd.daemon.running import RunningMixin
 from renderd.eventlog import EventLog
 from renderd.fsinfo import fs_type, is_network_fs
-from renderd.jobcontrol import JobGuard
 from renderd.kinds import capabilities
 from renderd.kinds.blender_staging import clean_leftovers, notes_dir
 from renderd.policy import HostPolicy

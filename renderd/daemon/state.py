@@ -19,7 +19,7 @@ from typing import Any
 from renderd import sdnotify
 from renderd.claim import Claim
 from renderd.daemon.config import DaemonConfig
-from renderd.jobcontrol import JobGuard
+from renderd.daemon.jobguard import JobGuard
 from renderd.kinds import Capabilities
 from renderd.pilot import ExitRule
 from renderd.policy import HostPolicy
