@@ -145,7 +145,7 @@ def frame_done(path: Path, blend_mtime_ns: int, skip_existing: bool) -> bool:
     """Rendered already: complete, and newer than the .blend unless any existing frame counts."""
     if not blender.frame_complete(path):
         return False
-    return skip_existing or path.stat().st_mtime_ns > blend_mtime_ns
+    return skip_existing or path.lstat().st_mtime_ns > blend_mtime_ns  # a link never counts (frame_complete)
 
 
 def runs(frames: Sequence[int], step: int) -> list[tuple[int, int]]:
