@@ -1,7 +1,7 @@
 """Claim protocol: lock + atomic rename, a lease kept by an in-place heartbeat, stale-lease recovery.
 
 Why each step (docs/spool-format.md, "Claim protocol", has the long form):
-- `filelock` serialises claimers cheaply where locks work; it is held for the claim
+- a lock file (`flock`) serialises claimers cheaply where locks work; it is held for the claim
   transaction only and never trusted alone (sshfs and NFS `local_lock` keep locks per host).
 - `rename(queue/.../C.info, claimed/C.info@host.pid.nonce)` succeeds once for one source:
   that is the real arbiter.  NFS may report an error for a rename that happened, so on
@@ -13,6 +13,7 @@ Why each step (docs/spool-format.md, "Claim protocol", has the long form):
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
@@ -20,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock, Timeout
 
 from renderd import leases, spoolio
 from renderd.errors import BadInfoFile
@@ -52,20 +51,24 @@ def _exists(path: Path) -> bool:
 
 
 def _unlink(path: Path) -> None:
-    spoolio.unlink(path)
+    try:
+        spoolio.unlink(path)
+    except UnsafeEntry as err:  # its folder swapped for a link: nothing is removed through it
+        log.debug("not removing %s", err)
 
 
 def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
     """Try to claim one queued info file; None if someone else has it."""
-    lock = FileLock(spool.lock_path(chunk), timeout=0)
     try:
-        lock.acquire()
-    except Timeout:
-        return None
+        lock = _lock(spool, chunk)
+    except BlockingIOError:
+        return None  # another claimer of this host (or of a mount whose locks work) has it
     except OSError as err:
         # The lock only saves work; the rename decides.  sshfs answers an exclusive create of an
-        # existing lock file with EPERM, and the winner unlinks it meanwhile: claim without it.
+        # existing lock file with EPERM, and the winner unlinks it meanwhile; a planted link or
+        # FIFO at its name is refused (UnsafeEntry): claim without it.
         log.debug("claiming %s without its lock file: %s", chunk, err)
+        lock = None
     try:
         name = ClaimName.new(chunk, host)
         target = spool.claimed_path(name)
@@ -84,7 +87,22 @@ def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
         _unlink(spool.lock_path(chunk))
         return claim
     finally:
-        lock.release()
+        if lock is not None:
+            os.close(lock)  # releases the flock
+
+
+def _lock(spool: Spool, chunk: str) -> int:
+    """`locks/<chunk>.lock`, flock'ed without waiting; the fd (close it to release).
+
+    Opened through the spool's I/O layer, never truncated: a lock name planted as a link to
+    someone's file must neither be followed nor emptied (filelock opened with O_TRUNC)."""
+    fd = spool.io.open(spool.lock_path(chunk), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _beat_bytes(n: int) -> bytes:
