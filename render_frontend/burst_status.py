@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import click
-
+from render_frontend import terminal
 from renderd.spool import host_is_live, read_json
 
 MAX_BURSTS = 50  # the newest ones; older folders are history
@@ -92,17 +91,17 @@ def show(root: Path, hosts: Mapping[str, Mapping[str, Any]], as_json: bool) -> N
                          "slurm_state": str(slurm.get("state", "gone")), "node": slurm.get("node", ""),
                          "host": host.get("host"), "host_state": host.get("state")})
     if as_json:
-        click.echo(json.dumps({"pilots": rows}))
+        terminal.echo(json.dumps({"pilots": rows}))
         return
     if not rows:
-        click.echo("no pilots were submitted from this spool (render burst --slurm N)", err=True)
+        terminal.echo("no pilots were submitted from this spool (render burst --slurm N)", err=True)
         return
     counts: dict[str, int] = {}
     for r in rows:
         state = str(r["slurm_state"])
         counts[state] = counts.get(state, 0) + 1
-    click.echo("pilots: " + ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())))
-    click.echo(f"{'SLURM JOB':14} {'SLURM STATE':12} {'NODE':12} {'HOST':28} STATE")
-    for r in rows:
-        click.echo(f"{r['slurm_job']!s:14} {r['slurm_state']!s:12} {r['node']!s:12} {r['host'] or '-'!s:28} "
+    terminal.echo("pilots: " + ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())))
+    terminal.echo(f"{'SLURM JOB':14} {'SLURM STATE':12} {'NODE':12} {'HOST':28} STATE")
+    for r in map(terminal.fields, rows):  # spool records: each field on one line, controls made visible
+        terminal.echo(f"{r['slurm_job']!s:14} {r['slurm_state']!s:12} {r['node']!s:12} {r['host'] or '-'!s:28} "
                    f"{r['host_state'] or '-'}")

@@ -27,6 +27,7 @@ from typing import Any
 
 import click
 
+from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
 
 BURST_DIR = "burst"
@@ -188,4 +189,4 @@ def command(
     if (spool.root / BURST_DIR).is_symlink():
         raise click.ClickException(f"{spool.root / BURST_DIR} is a symlink, not the spool's own folder")
     job_id = submit(sbatch, script, folder, sbatch_args, record)
-    click.echo(f"submitted {pilots} pilot(s) as Slurm job {job_id} (script: {folder / 'pilot.sbatch'})")
+    terminal.echo(f"submitted {pilots} pilot(s) as Slurm job {job_id} (script: {folder / 'pilot.sbatch'})")
