@@ -9,11 +9,11 @@ mtime's granularity could hide a second change), so 100 000 queued chunks cost l
 from __future__ import annotations
 
 import logging
-import os
 import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from renderd.inotify import InotifyError, TreeWatch
 from renderd.spool import QueueDir, Spool
@@ -54,7 +54,7 @@ class QueueScanner:
         if full:
             self._last_full = time.monotonic()
         queue = self.spool.root / "queue"
-        root_mtime = _mtime_ns(queue)
+        root_mtime = self._mtime_ns(queue)
         if full or self.root_dirty or _changed(self._root, root_mtime):
             now_ns = time.time_ns()
             self.dirs = self.spool.queue_dirs()
@@ -66,7 +66,7 @@ class QueueScanner:
         for qdir in self.dirs:
             if skip(qdir):
                 continue
-            mtime = _mtime_ns(queue / qdir.name, follow=False)
+            mtime = self._mtime_ns(queue / qdir.name)
             if mtime == LINKED:  # O_NOFOLLOW guards files only: never list or claim through a linked folder
                 self.listings.pop(qdir.name, None)
                 if qdir not in self.linked:
@@ -101,14 +101,15 @@ class QueueScanner:
     def queued_count(self) -> int:
         return sum(len(v.chunks) for v in self.listings.values())
 
-
-def _mtime_ns(path: os.PathLike[str] | str, follow: bool = True) -> int:
-    """The folder's mtime; -1 if it is gone, LINKED if it is a symlink (with follow=False)."""
-    try:
-        st = os.stat(path, follow_symlinks=follow)
-    except OSError:
-        return -1
-    return LINKED if stat.S_ISLNK(st.st_mode) else st.st_mtime_ns
+    def _mtime_ns(self, path: Path) -> int:
+        """The folder's mtime; -1 if it is gone (or queue/ itself is not a real folder: its listing
+        is empty then), LINKED if it is a symlink.  An lstat through the spool's I/O layer, so
+        a queue/ swapped for a link is not stat'ed through either."""
+        try:
+            st = self.spool.io.lstat(path)
+        except OSError:
+            return -1
+        return LINKED if stat.S_ISLNK(st.st_mode) else st.st_mtime_ns
 
 
 def _changed(listing: _Listing | None, mtime_ns: int) -> bool:
