@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = ".renderd-"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_UNNOTED: set[Path] = set()
 
 
 def notes_dir(spool_key: str, daemon_name: str) -> Path:
@@ -209,10 +210,19 @@ def _walk_outdir(root: Path, outdir: Path) -> int:
     return fd
 
 
-def _write_note(notes: Path, name: str, target: Path) -> Path:
-    notes.mkdir(parents=True, exist_ok=True, mode=0o700)
-    note = notes / name
-    tmp = notes / f".{name}.tmp"
-    tmp.write_text(f"{target}\n", encoding="utf-8")
-    os.replace(tmp, note)
+def _write_note(notes: Path, name: str, target: Path) -> Path | None:
+    """Note a staging folder for the clean-up after a crash; without a writable state folder
+    (a daemon user with no home) the run goes on, and only that clean-up is lost."""
+    try:
+        notes.mkdir(parents=True, exist_ok=True, mode=0o700)
+        note = notes / name
+        tmp = notes / f".{name}.tmp"
+        tmp.write_text(f"{target}\n", encoding="utf-8")
+        os.replace(tmp, note)
+    except OSError as err:
+        if notes not in _UNNOTED:  # once per folder: a homeless daemon would say it for every chunk
+            _UNNOTED.add(notes)
+            log.warning("cannot note staging folders in %s (%s): a crash would leave them behind",
+                        notes, err.strerror)
+        return None
     return note

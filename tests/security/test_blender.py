@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.attacker import DAEMON_USER, DaemonAs, User, can_run_as_others, ensure_user, snapshot, studio_spool
 from helpers.daemons import BIN, render, wait_for
 
 BLEND = Path(__file__).parent.parent / "fixtures" / "blend"
@@ -305,3 +306,33 @@ def test_a_stopped_daemon_keeps_the_finished_frames_and_removes_its_staging_fold
     assert not [n for n in names if n.startswith(".renderd-")], names
     for name in names:
         assert (frames / name).read_bytes()[-12:] == b"\x00\x00\x00\x00IEND\xaeB`\x82", f"{name} is not whole"
+
+
+@pytest.mark.skipif(not can_run_as_others(), reason="needs root, useradd and /usr/bin/python3.11")
+def test_an_artists_frame_links_in_a_studio_spool_touch_no_ones_work(tmp_path: Path) -> None:
+    """The plant made by a second Unix user in a group-writable spool; the daemon runs as its own user."""
+    ensure_user(DAEMON_USER)
+    with studio_spool() as studio:
+        blend = studio.spool / "render_b34.blend"
+        shutil.copy(BLEND / "render_b34.blend", blend)
+        os.chmod(blend, 0o664)
+        added = studio.attacker.render(studio.spool, "add", "--json", str(blend))
+        assert added.returncode == 0, added.stderr
+        job = json.loads(added.stdout)["job"]
+        frames = studio.spool / "frames"
+        studio.attacker.mkdir(frames)
+        studio.attacker.symlink(studio.victim / "shot_0001.exr", frames / "shot_0001.png")
+        studio.attacker.symlink(studio.victim / "notes.txt", frames / "shot_0002.png")
+        before = snapshot(studio.victim)
+        daemon = DaemonAs(studio.spool, "farm1", tmp_path, DAEMON, User(DAEMON_USER)).start()
+        try:
+            waited = wait_job(studio.spool, job)
+            assert waited.returncode == 0, waited.stderr + logs(studio.spool, job) + daemon.output()
+        finally:
+            daemon.stop()
+            daemon.remove_socket()
+        assert snapshot(studio.victim) == before
+        for n in (1, 2, 3):
+            frame = frames / f"shot_{n:04d}.png"
+            assert not frame.is_symlink() and frame.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert frame.stat().st_uid == User(DAEMON_USER).uid
