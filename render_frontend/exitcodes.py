@@ -31,7 +31,10 @@ MAN = (
 )
 
 
-class UnknownJob(click.ClickException):
-    """`no job 'x' in /spool`, exit 2 in every command."""
+class UnknownName(click.ClickException):
+    """`no job 'x' in /spool` (or no such chunk or host): exit 2 in every command."""
 
     exit_code = USAGE
+
+
+UnknownJob = UnknownName

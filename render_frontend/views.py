@@ -44,14 +44,27 @@ def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
 
 
 def hosts_json(spool: Spool, now: float | None = None) -> list[dict[str, Any]]:
-    """`render hosts --json`'s list: each host record plus `name`, `state`, `live`, `heartbeat_age`."""
+    """`render hosts --json`'s list: each host record plus `name`, `state`, `live`, `heartbeat_age`.
+
+    A record's `chunks` are what its daemon ran at its last heartbeat; a dead host's record keeps
+    them after another host took their claims over.  The claim in claimed/ says who holds a chunk
+    now, so a chunk is listed on another host only while that one holds its claim (`taken_over`
+    names them), and a dead host's chunk that nobody holds (back in the queue) is not listed."""
     now = time.time() if now is None else now
+    holder = {claim.chunk: claim.host for claim in spool.claims()}
     rows = []
     for name, rec in sorted(spool.hosts().items()):
         live = host_is_live(rec, now)
         beat = rec.get("heartbeat")
+        listed = [c for c in rec.get("chunks") or [] if isinstance(c, dict)]
+        # a live host's fresh record may name a chunk whose claim just went (it finished): kept
+        mine = [c for c in listed if holder.get(str(c.get("chunk")), name if live else None) == name]
+        moved = [{"chunk": c.get("chunk"), "by": holder[str(c.get("chunk"))]} for c in listed
+                 if holder.get(str(c.get("chunk"))) not in (None, name)]  # no holder: it finished meanwhile
         rows.append({
             **rec,
+            "chunks": mine,
+            "taken_over": moved,
             "name": name,
             "state": rec.get("state") if live else "offline",
             "live": live,

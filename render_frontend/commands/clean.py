@@ -16,33 +16,38 @@ from typing import Any
 
 import click
 
-from render_frontend import terminal
+from render_frontend import hostrecords, terminal
 from render_frontend.client import Connection, DaemonUnreachable
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import JobView, snapshot
 from renderd import protocol
 from renderd.access import job_owner, may_change_job
+from renderd.duration import NON_NEGATIVE, is_bare_number
 from renderd.spool import Spool
 
-AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
 MIN_LITTER_AGE = 3600.0  # tmp/ and locks/ hold live files for seconds: never touch younger ones
 
 
-def parse_age(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    m = AGE_RE.match(value)
-    if m is None:
-        raise click.BadParameter("use a number and a unit: 90s, 30m, 12h, 7d, 2w (a bare number means days)")
-    return float(m[1]) * UNITS[m[2]]
+def parse_age(ctx: click.Context, param: click.Parameter, value: str | float) -> float:
+    """A duration (renderd/duration.py).  A bare number here has always meant days: it still does, with a
+    deprecation line, so old cron lines keep their meaning until they are rewritten (docs/config.md)."""
+    if isinstance(value, str) and is_bare_number(value):
+        terminal.echo(f"Warning: --older-than {value.strip()}: a bare number here means days (deprecated: write "
+                      f"{value.strip()}d; a later version reads it as seconds, like every other time option)",
+                      err=True)
+        return float(value) * 86400
+    return NON_NEGATIVE.convert(value, param, ctx)
 
 
 @click.command("clean")
 @click.option("--older-than", "age", default="7d", show_default=True, callback=parse_age,
-              help="Only what is older than this (s, m, h, d, w).")
+              help="Only what is older than this, e.g. 12h, 7d, 2w.")
+@click.option("--hosts-older-than", "host_age", type=NON_NEGATIVE,
+              help="Also remove the records of hosts not seen for this long, e.g. 30d (live hosts are kept).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON (see docs/json.md).")
 @pass_ctx
-def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
+def command(ctx: Context, age: float, host_age: float | None, dry_run: bool, as_json: bool) -> None:
     """Remove finished jobs' records, old logs, rotated events, quarantined files and stale locks."""
     spool = ctx.spool()
     cutoff = time.time() - age
@@ -76,11 +81,17 @@ def command(ctx: Context, age: float, dry_run: bool, as_json: bool) -> None:
         report["files"]["sockets"] += 1
         if not dry_run:
             path.unlink(missing_ok=True)
+    if host_age is not None:
+        report["hosts"] = hostrecords.stale(spool, host_age)
+        for name in report["hosts"] if not dry_run else []:
+            hostrecords.forget(spool, name)
     if as_json:
         terminal.echo(json.dumps(report))
         return
     verb = "would remove" if dry_run else "removed"
     files = ", ".join(f"{n} {k}" for k, n in report["files"].items() if n) or "no other files"
+    if "hosts" in report:
+        files += f", {len(report['hosts'])} host record(s)"
     terminal.echo(f"{verb} {len(report['jobs'])} finished job(s) and {files} ({report['bytes'] / 2**20:.1f} MiB)",
                err=True)
     if report["skipped_jobs"]:

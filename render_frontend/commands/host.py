@@ -9,19 +9,22 @@ chunks finish; `resume` lifts either.  `render hosts` shows the result.  docs/id
 from __future__ import annotations
 
 import getpass
+import json
 import socket
 
 import click
 
-from render_frontend import completion, terminal
+from render_frontend import completion, hostrecords, terminal
 from render_frontend.client import wake_local_daemons
 from render_frontend.context import Context, pass_ctx
+from render_frontend.exitcodes import UnknownName
 from renderd import protocol
 from renderd.errors import RenderdError
 from renderd.host import default_name
 from renderd.spool import Spool, host_is_live, valid_name
 
 ORDERS = {"pause": "pause", "drain": "drain", "resume": None}
+ACTIONS = [*ORDERS, "forget"]
 DONE = {
     "pause": "paused: running chunks are suspended, nothing new starts",
     "drain": "draining: running chunks finish, nothing new starts",
@@ -39,7 +42,7 @@ def pick_host(spool: Spool, host: str | None) -> str:
     if host is not None:
         if not valid_name(host, 64) or host not in known:
             names = ", ".join(sorted(known)) or "none"
-            raise click.ClickException(f"no host {host!r} in {spool.root} (hosts: {names})")
+            raise UnknownName(f"no host {host!r} in {spool.root} (hosts: {names})")
         return host
     mine = [n for n in local_daemons(spool) if n in known]
     if not mine:
@@ -54,12 +57,16 @@ def pick_host(spool: Spool, host: str | None) -> str:
 
 
 @click.command("host")
-@click.argument("order", type=click.Choice(sorted(ORDERS)))
+@click.argument("order", type=click.Choice(sorted(ACTIONS)))
 @click.argument("host", required=False, shell_complete=completion.hosts)
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @pass_ctx
-def command(ctx: Context, order: str, host: str | None) -> None:
-    """Pause, drain or resume HOST (default: this machine's daemon)."""
+def command(ctx: Context, order: str, host: str | None, as_json: bool) -> None:
+    """Pause, drain or resume HOST (default: this machine's daemon); `forget HOST` removes a dead host's record."""
     spool = ctx.spool()
+    if order == "forget":
+        _forget(spool, host, as_json)
+        return
     name = pick_host(spool, host)
     try:
         spool.write_host_control(name, ORDERS[order], f"{getpass.getuser()}@{socket.gethostname()}")
@@ -68,3 +75,19 @@ def command(ctx: Context, order: str, host: str | None) -> None:
     woken = wake_local_daemons(spool.root)
     where = "now" if woken and name in local_daemons(spool) else "within a second"
     terminal.echo(f"{name}: {DONE[order]} ({where})", err=True)
+    if as_json:
+        terminal.echo(json.dumps({"host": name, "action": order, "woken": where == "now"}))
+
+
+def _forget(spool: Spool, host: str | None, as_json: bool) -> None:
+    if host is None:
+        raise click.UsageError("forget which host? name it: render host forget HOST")
+    try:
+        removed = hostrecords.forget(spool, host)
+    except hostrecords.NoSuchHost as err:
+        raise UnknownName(str(err)) from None
+    except (OSError, RenderdError) as err:
+        raise click.ClickException(f"cannot forget {host}: {err}") from None
+    terminal.echo(f"{host}: forgotten ({', '.join(removed) or 'nothing left to remove'})", err=True)
+    if as_json:
+        terminal.echo(json.dumps({"host": host, "action": "forget", "removed": removed}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from render_frontend.client import Follower
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farmlog import FarmLog
 from renderd import protocol
+from renderd.duration import NON_NEGATIVE
 from renderd.spool import Spool, open_regular, relative_path_ok
 
 FAILED_LOG_LINES = 5
@@ -33,7 +35,7 @@ FAILED_LOG_LINES = 5
 @click.option("--job", help="Only this job's events.", shell_complete=completion.jobs)
 @click.option("-n", "--lines", default=10, show_default=True, type=click.IntRange(0),
               help="With --farm: events of the recent past to show first, per host.")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("--timeout", type=NON_NEGATIVE, help="Stop after this long, e.g. 90s or 10m.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON message per line (see docs/json.md).")
 @pass_ctx
 def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None, lines: int,
@@ -41,6 +43,7 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
     """Follow live events: chunks claimed, progress, done, failed (with the last log lines)."""
     if farm and sockets:
         raise click.UsageError("--farm reads the spool; it takes no --socket")
+    _sockets(sockets)
     until = None if timeout is None else time.monotonic() + timeout
     spool = ctx.spool() if farm or not sockets else None
     if farm:
@@ -62,6 +65,19 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
         pass
     except BrokenPipeError:  # `render tail | head`: the reader is gone, so are we (quietly)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _sockets(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    """A --socket that is not there (or not a socket) would be followed for ever, printing nothing."""
+    for path in paths:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as err:
+            raise click.BadParameter(f"{path}: {err.strerror} (is that daemon running? `render hosts`)",
+                                     param_hint="--socket") from None
+        if not stat.S_ISSOCK(mode):
+            raise click.BadParameter(f"{path}: not a socket", param_hint="--socket")
+    return paths
 
 
 def _follow_sockets(follower: Follower, spool: Spool | None, until: float | None) -> Iterator[dict[str, Any]]:

@@ -25,12 +25,13 @@ from rich.text import Text
 from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import Farm, JobView, snapshot
+from renderd.duration import Duration
 from renderd.spool import Spool
 
 
 @click.command("top")
-@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds between refreshes.")
+@click.option("--interval", default="1s", show_default=True, type=Duration(0.1),
+              help="Time between refreshes, e.g. 2s.")
 @click.option("--once", is_flag=True, help="Print one snapshot as plain lines and exit (the default when piped).")
 @pass_ctx
 def command(ctx: Context, interval: float, once: bool) -> None:
