@@ -44,10 +44,12 @@ def _bind(ctx: click.Context, param: click.Parameter, value: str) -> str:
               help="Serve HTTPS with this certificate (PEM; or run behind a reverse proxy, docs/api.md).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The private key of --tls-cert (PEM).")
+@click.option("--refresh", default=1.0, show_default=True, type=click.FloatRange(0, 60),
+              help="Serve a farm snapshot again for up to this many seconds (0: read the spool for every request).")
 @click.option("--print-url", is_flag=True, help="Print the dashboard's URL (with the token) and exit.")
 @pass_ctx
 def command(ctx: Context, bind: str, port: int, token_file: Path | None, shared_roots: tuple[Path, ...],
-            tls_cert: Path | None, tls_key: Path | None, print_url: bool) -> None:
+            tls_cert: Path | None, tls_key: Path | None, refresh: float, print_url: bool) -> None:
     """Serve the REST API (/api/v1) and a live dashboard of the farm (http://127.0.0.1:8470/)."""
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
@@ -73,7 +75,7 @@ def command(ctx: Context, bind: str, port: int, token_file: Path | None, shared_
         terminal.echo(f"render serve: made the API token that every change needs, in {path}:\n  {token}\n"
                    "(shown this once; `render serve --print-url` prints the dashboard's URL with it)", err=True)
     roots = tuple(Path(os.path.abspath(r)) for r in shared_roots)
-    settings = Settings(spool, token, roots, server.local_hosts(bind))
+    settings = Settings(spool, token, roots, server.local_hosts(bind), refresh)
     try:
         sock = server.open_socket(listen)
     except OSError as err:

@@ -18,6 +18,7 @@ from render_frontend.views import NoSuchJob, jobs_json
 from render_frontend.web.auth import require_change
 from render_frontend.web.errors import ApiError
 from render_frontend.web.inputs import Fields, job_param, json_body
+from render_frontend.web.recent import recent_of
 from render_frontend.web.settings import settings_of
 from renderd.spool import MAX_PRIORITY, Spool
 
@@ -39,7 +40,10 @@ async def _act(request: Request, action: Callable[[Spool, str], str | list[str]]
     def run() -> dict[str, Any]:
         return _answer(spool, job, action(spool, job))
 
-    return JSONResponse(await run_in_threadpool(run))
+    try:
+        return JSONResponse(await run_in_threadpool(run))
+    finally:
+        recent_of(request.app.state).clear()
 
 
 async def job_action(request: Request) -> JSONResponse:

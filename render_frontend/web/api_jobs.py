@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -10,6 +9,7 @@ from render_frontend.views import jobs_json
 from render_frontend.web.auth import require_read
 from render_frontend.web.inputs import job_param
 from render_frontend.web.jobdetail import job_json
+from render_frontend.web.recent import recent_of
 from render_frontend.web.settings import settings_of
 
 
@@ -17,10 +17,12 @@ async def list_jobs(request: Request) -> JSONResponse:
     require_read(request)
     frames = request.query_params.get("frames") in ("1", "true")
     spool = settings_of(request).spool
-    return JSONResponse({"jobs": await run_in_threadpool(jobs_json, spool, None, frames)})
+    jobs = await recent_of(request.app.state).get(("jobs", frames), lambda: jobs_json(spool, None, frames))
+    return JSONResponse({"jobs": jobs})
 
 
 async def get_job(request: Request) -> JSONResponse:
     require_read(request)
     job = job_param(request)
-    return JSONResponse(await run_in_threadpool(job_json, settings_of(request).spool, job))
+    spool = settings_of(request).spool
+    return JSONResponse(await recent_of(request.app.state).get(("job", job), lambda: job_json(spool, job)))

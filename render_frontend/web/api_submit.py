@@ -20,6 +20,7 @@ from render_frontend.web.auth import require_change
 from render_frontend.web.errors import ApiError
 from render_frontend.web.inputs import Fields, json_body
 from render_frontend.web.paths import allowed_path
+from render_frontend.web.recent import recent_of
 from render_frontend.web.settings import Settings, settings_of
 from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
 
@@ -89,5 +90,8 @@ async def submit_job(request: Request) -> JSONResponse:
     f = Fields(data, BLEND if "blend" in data else COMMAND)
     dry_run = f.get("dry_run", bool, False)
     handler = _blend if "blend" in data else _command
-    status, answer = await run_in_threadpool(handler, settings, f, dry_run)
+    try:
+        status, answer = await run_in_threadpool(handler, settings, f, dry_run)
+    finally:
+        recent_of(request.app.state).clear()
     return JSONResponse(answer, status_code=status)

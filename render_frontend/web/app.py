@@ -23,6 +23,7 @@ from render_frontend.web import (
     sse,
 )
 from render_frontend.web.errors import HANDLERS
+from render_frontend.web.recent import Recent
 from render_frontend.web.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -88,4 +89,5 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(routes=routes(), middleware=[Middleware(SecurityHeaders)],
                     exception_handlers=HANDLERS)
     app.state.settings = settings
+    app.state.recent = Recent(settings.refresh)
     return app

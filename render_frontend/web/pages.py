@@ -11,7 +11,6 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -20,6 +19,7 @@ from render_frontend.web.auth import require_read
 from render_frontend.web.errors import ApiError
 from render_frontend.web.inputs import job_param
 from render_frontend.web.jobdetail import job_json
+from render_frontend.web.recent import recent_of
 from render_frontend.web.settings import settings_of
 
 ACTIONS = (("pause", "Pause"), ("resume", "Resume"), ("retry", "Retry"), ("cancel", "Cancel"), ("remove", "Remove"))
@@ -150,10 +150,9 @@ async def dashboard(request: Request) -> HTMLResponse:
     require_read(request)
     spool = settings_of(request).spool
 
-    def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        return jobs_json(spool), hosts_json(spool)
-
-    jobs, hosts = await run_in_threadpool(read)
+    recent = recent_of(request.app.state)
+    jobs = await recent.get(("jobs", False), lambda: jobs_json(spool))
+    hosts = await recent.get(("hosts",), lambda: hosts_json(spool))
     body = (
         '<section><h1>Jobs <button type="button" id="submit-open">Queue a job…</button></h1>'
         f'<table id="jobs">{_head(JOB_HEAD)}<tbody>'
@@ -189,7 +188,7 @@ async def job_page(request: Request) -> HTMLResponse:
     job = job_param(request)
     spool = settings_of(request).spool
     try:
-        j = await run_in_threadpool(job_json, spool, job)
+        j = await recent_of(request.app.state).get(("job", job), lambda: job_json(spool, job))
     except NoSuchJob as err:
         raise ApiError(404, str(err)) from None
     frames = j.get("frames") or {}

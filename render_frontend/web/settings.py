@@ -19,6 +19,7 @@ class Settings:
     # Host header values a loopback client may use without a token (DNS rebinding: a page from
     # elsewhere that resolves its own name to 127.0.0.1 must not read the farm).
     local_hosts: frozenset[str] = field(default_factory=frozenset)
+    refresh: float = 1.0  # how old a farm snapshot may be when served (recent.py)
 
     def roots(self) -> list[Path]:
         """The folders the file browser and submissions may use: the spool and the shared roots, resolved."""

@@ -8,6 +8,8 @@
   const jobId = document.body.dataset.job || null;
   const shownThumbs = new Set();
   let refreshTimer = null;
+  let lastRefresh = 0;
+  const MIN_GAP = 1000;  // ms between two refreshes: a burst of events is one refresh
   let connected = false;
 
   // ------------------------------------------------------------------ token
@@ -187,7 +189,12 @@
   const refresh = page === "job" ? refreshJob : refreshDashboard;
   function scheduleRefresh(delay) {
     if (refreshTimer !== null) return;
-    refreshTimer = setTimeout(() => { refreshTimer = null; refresh().catch(() => {}); }, delay);
+    const wait = Math.max(delay, MIN_GAP - (Date.now() - lastRefresh));
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      lastRefresh = Date.now();
+      refresh().catch(() => {});
+    }, wait);
   }
   async function follow() {
     // fetch, not EventSource: it can send the token where reads need one
