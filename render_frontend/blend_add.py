@@ -1,77 +1,32 @@
-"""`render add FILE.blend`: inspect, check, plan and queue one job covering its scenes."""
+"""`render add FILE.blend`: one pipeline, each stage visited once, the data handed forward.
+
+    inspect(path) -> BlendInfo        blend_inspect.py  BAT: scenes, ranges, outputs, dependencies; no decisions
+    plan(info, request) -> Plan       blendjob.py       scenes, paths, resume, chunks, job id: the whole JobSpec
+    check(info, plan) -> warnings     blend_check.py    what to tell; --strict refuses missing dependencies
+    submit_unique(spool, spec)        submit.py         the job's id (--again: base.2, ...) and the spool's files
+
+This module only runs the stages in order and words the answer (`render add --json`, the summary);
+`render serve` runs the same `queue_blend`.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from render_frontend import blend_inspect, blendjob, terminal
+from render_frontend import blend_check, blend_inspect, blendjob, submit, terminal
 from render_frontend.blendjob import Plan, Request
-from render_frontend.submit import submit
-from renderd.errors import RenderdError
+from render_frontend.submit import AlreadyAdded
 from renderd.kinds import blender
 from renderd.spool import ChunkInfo, Spool
 
-
-class AlreadyAdded(RenderdError):
-    """The same job (same file content, scenes, ranges, chunk size) is in the spool already."""
-
-
-class MissingDependencies(RenderdError):
-    """--strict and the .blend needs files that are not there."""
+__all__ = ["AlreadyAdded", "BlendOutcome", "Request", "add_blend", "queue_blend", "to_json"]
 
 
 def warn(text: str) -> None:
     terminal.echo(f"Warning: {text}", err=True)
-
-
-def missing_dependencies(path: Path, strict: bool) -> str | None:
-    """A warning naming the missing dependencies (none: None); with `strict`, MissingDependencies."""
-    missing = [d for d in blend_inspect.dependencies(path) if not d.exists]
-    if not missing:
-        return None
-    listed = ", ".join(f"{d.kind} {d.path}" for d in missing)
-    if strict:
-        raise MissingDependencies(f"missing dependencies: {listed} (--strict refuses to queue)", path)
-    return f"{path}: missing dependencies: {listed}"
-
-
-def _added_before(base: str) -> AlreadyAdded:
-    return AlreadyAdded(
-        f"this was added before as job {base} (same file content, scenes, ranges and chunk size); "
-        "pass --again to queue it once more (frames already rendered are skipped; with --overwrite too, "
-        "every frame is rendered again)"
-    )
-
-
-def next_job_id(spool: Spool, base: str, again: bool) -> str:
-    """For --dry-run: the id `reserve_job_id` would take now, or the same refusal."""
-    n = 1
-    while True:
-        job = base if n == 1 else f"{base}.{n}"
-        if not os.path.lexists(spool.job_dir(job)):
-            return job
-        if not again:
-            raise _added_before(base)
-        n += 1
-
-
-def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
-    """Claim the job's folder with an exclusive mkdir, so two identical adds cannot both win."""
-    n = 1
-    while True:
-        job = base if n == 1 else f"{base}.{n}"
-        try:
-            spool.job_dir(job).mkdir()
-            return job
-        except FileExistsError:
-            if not again:
-                raise _added_before(base) from None
-            n += 1
 
 
 def to_json(job: str | None, info: blend_inspect.BlendInfo, plan: Plan, infos: list[ChunkInfo]) -> dict[str, Any]:
@@ -127,34 +82,20 @@ def queue_blend(
     timeout: float | None,
     max_attempts: int,
 ) -> BlendOutcome:
-    """Inspect, check, plan and (unless `dry_run`) queue; RenderdError with one sentence if refused."""
-    info = blend_inspect.inspect(path)
+    """Inspect, plan, check and (unless `dry_run`) queue; RenderdError with one sentence if refused."""
+    request = replace(request, priority=priority, name=name, timeout=timeout, max_attempts=max_attempts)
+    info = blend_inspect.inspect(path, with_dependencies=True)
     plan = blendjob.plan(info, spool, request)
-    warnings = list(plan.warnings)
-    missing = missing_dependencies(path, strict)
-    if missing is not None:
-        warnings.append(missing)
+    warnings = blend_check.check(info, plan, strict)
     skipped = sum(p.skipped for p in plan.scenes)
-    if not plan.chunk_specs():
+    if not plan.spec.chunks:
         return BlendOutcome(
             to_json(None, info, plan, []),
             f"nothing to render: all {skipped} frame(s) are rendered already (--overwrite renders them again)",
             warnings,
         )
-    job = plan.job_base
-    if dry_run:
-        job = next_job_id(spool, plan.job_base, again)  # what the real add would take, or its refusal
-    else:
-        spool = Spool.open(spool.root, create=True)
-        job = reserve_job_id(spool, plan.job_base, again)
-    spec = blendjob.job_spec(plan, job, info, request, priority, name, timeout, max_attempts)
-    try:
-        manifest, infos = submit(spool, spec, dry_run=dry_run)
-    except BaseException:
-        if not dry_run and spool.read_manifest(job) is None:
-            shutil.rmtree(spool.job_dir(job), ignore_errors=True)  # free the id again
-        raise
-    answer = to_json(job, info, plan, infos)
+    manifest, infos = submit.submit_unique(spool, plan.spec, again=again, dry_run=dry_run)
+    answer = to_json(manifest["job"], info, plan, infos)
     verb = "would queue" if dry_run else "queued"
     note = f"; {skipped} frame(s) already rendered are skipped" if skipped else ""
     summary = (f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s) of {len(plan.scenes)} scene(s) "

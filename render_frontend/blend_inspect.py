@@ -17,6 +17,7 @@ zstd files without a seek table, are unpacked to a temporary file by BAT first. 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -92,6 +93,7 @@ class BlendInfo:
     compressed: bool
     scenes: list[Scene]  # in file order
     to_render: list[str]  # REND: what `blender -b file -a` and NeoGeo's Render would render
+    dependencies: list[Dependency] | None = None  # traced by inspect(path, with_dependencies=True)
 
     @property
     def version_text(self) -> str:
@@ -111,15 +113,17 @@ class Dependency:
 DEP_KINDS = {b"LI": "library", b"IM": "image", b"MC": "movie clip", b"SO": "sound", b"VF": "font", b"CF": "cache"}
 
 
-def inspect(path: Path) -> BlendInfo:
-    """Read a .blend's scenes; BlendError (path and reason) if it is not a readable .blend."""
+def inspect(path: Path, with_dependencies: bool = False) -> BlendInfo:
+    """Read a .blend's scenes (and, asked, what it depends on); BlendError (path and reason) if it is
+    not a readable .blend.  `render add` asks for both here, so the file is read in one stage."""
     if path.exists() and not path.is_file():
         raise BlendError("not a .blend file (not a regular file)", path)  # a FIFO would block the reader
     try:
         with _memory_cap(path):
-            return _inspect(path)
+            info = _inspect(path)
     except MemoryError:
         raise BlendError("damaged .blend file (its structure claims more data than any file holds)", path) from None
+    return dataclasses.replace(info, dependencies=dependencies(path)) if with_dependencies else info
 
 
 def _inspect(path: Path) -> BlendInfo:

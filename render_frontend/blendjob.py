@@ -1,7 +1,10 @@
 """A Blender job from an inspected .blend: which scenes, where their frames go, which frames
 still need rendering, the chunks, and the job id (docs/blender.md has the rules).
 
-Everything here decides; nothing here writes to the spool (`submit` does that).
+The plan stage of `render add FILE.blend` (blend_add.py: inspect -> plan -> check -> submit):
+`plan()` turns the BlendInfo and the Request into a Plan that holds the whole job (`Plan.spec`).
+Everything here decides; it reads the disk only to see what exists (paths, rendered frames, the
+file's digest for the job id) and writes nothing (`submit` does that).
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class Request:
     overwrite: bool = False
     skip_existing: bool = False
     shared_roots: list[Path] = field(default_factory=list)
+    # what the manifest records as asked (render add's --priority, --name, --timeout, --max-attempts)
+    priority: int = 50
+    name: str | None = None
+    timeout: float | None = None
+    max_attempts: int = 3
 
 
 @dataclass
@@ -60,6 +68,7 @@ class Plan:
     scenes: list[ScenePlan]
     fields: dict[str, Any]  # the blender fields every chunk shares (file, extra, after, ...)
     warnings: list[str]
+    spec: JobSpec = field(init=False)  # the whole job, its id still the base (submit picks the final one)
 
     def chunk_fields(self, p: ScenePlan) -> dict[str, Any]:
         return {**self.fields, "scene": p.scene.name, "output": p.output, "movie": p.scene.movie}
@@ -281,28 +290,20 @@ def plan(info: BlendInfo, spool: Spool, request: Request) -> Plan:
             blender_fields.validate_fields(result.chunk_fields(p))
         except BadInfoFile as err:
             raise UsageError(f"scene {p.scene.name!r} cannot be queued: {err.message}") from None
+    result.spec = _job_spec(result, info, request)
     return result
 
 
-def job_spec(
-    plan: Plan,
-    job: str,
-    info: BlendInfo,
-    request: Request,
-    priority: int,
-    name: str | None,
-    timeout: float | None,
-    max_attempts: int,
-) -> JobSpec:
+def _job_spec(plan: Plan, info: BlendInfo, request: Request) -> JobSpec:
     return JobSpec(
-        job=job,
-        name=name or info.path.name,
+        job=plan.job_base,
+        name=request.name or info.path.name,
         kind="blender",
         chunks=plan.chunk_specs(),
-        priority=priority,
+        priority=request.priority,
         cwd="",
-        timeout=timeout,
-        max_attempts=max_attempts,
+        timeout=request.timeout,
+        max_attempts=request.max_attempts,
         details={
             "blend": {
                 "file": plan.file,

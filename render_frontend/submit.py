@@ -1,4 +1,7 @@
-"""Turning a job description into a manifest and info files, and handing them to the spool."""
+"""Turning a job description into a manifest and info files, and handing them to the spool.
+
+Also the submit stage of `render add FILE.blend` (blend_add.py: inspect -> plan -> check ->
+submit): `submit_unique` takes the job's id (its base, or base.2, ... with --again) and writes it."""
 
 from __future__ import annotations
 
@@ -6,14 +9,20 @@ import getpass
 import os
 import re
 import secrets
+import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from render_frontend import chunking, progressbar
+from renderd.errors import RenderdError
 from renderd.spool import FORMAT, ChunkInfo, Spool, chunk_id, valid_name
+
+
+class AlreadyAdded(RenderdError):
+    """The same job (same file content, scenes, ranges, chunk size) is in the spool already."""
 
 
 def slug(text: str, limit: int = 24) -> str:
@@ -144,3 +153,56 @@ def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[dict[str
 
 def chunk_json(infos: Sequence[ChunkInfo]) -> list[dict[str, Any]]:
     return [{"chunk": i.chunk, "start": i.start, "end": i.end, "step": i.step, "argv": i.argv} for i in infos]
+
+
+# --------------------------------------------------------------------------- one id per job content
+
+
+def _added_before(base: str) -> AlreadyAdded:
+    return AlreadyAdded(
+        f"this was added before as job {base} (same file content, scenes, ranges and chunk size); "
+        "pass --again to queue it once more (frames already rendered are skipped; with --overwrite too, "
+        "every frame is rendered again)"
+    )
+
+
+def next_job_id(spool: Spool, base: str, again: bool) -> str:
+    """For --dry-run: the id `reserve_job_id` would take now, or the same refusal."""
+    n = 1
+    while True:
+        job = base if n == 1 else f"{base}.{n}"
+        if not os.path.lexists(spool.job_dir(job)):
+            return job
+        if not again:
+            raise _added_before(base)
+        n += 1
+
+
+def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
+    """Claim the job's folder with an exclusive mkdir, so two identical adds cannot both win."""
+    n = 1
+    while True:
+        job = base if n == 1 else f"{base}.{n}"
+        try:
+            spool.job_dir(job).mkdir()
+            return job
+        except FileExistsError:
+            if not again:
+                raise _added_before(base) from None
+            n += 1
+
+
+def submit_unique(spool: Spool, spec: JobSpec, again: bool, dry_run: bool) -> tuple[dict[str, Any], list[ChunkInfo]]:
+    """Submit a job whose id is derived from its content (`spec.job` is the base): the same content
+    twice is AlreadyAdded unless `again` (then base.2, base.3, ...).  A dry run takes no id but
+    answers as the real add would, refusal included."""
+    if dry_run:
+        return submit(spool, replace(spec, job=next_job_id(spool, spec.job, again)), dry_run=True)
+    spool = Spool.open(spool.root, create=True)
+    job = reserve_job_id(spool, spec.job, again)
+    try:
+        return submit(spool, replace(spec, job=job))
+    except BaseException:
+        if spool.read_manifest(job) is None:
+            shutil.rmtree(spool.job_dir(job), ignore_errors=True)  # free the id again
+        raise
