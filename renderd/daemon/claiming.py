@@ -56,9 +56,27 @@ def refusal(info: ChunkInfo, caps: Capabilities) -> str | None:
     return kind.refuse(info, caps)
 
 
-def prefer_others(info: ChunkInfo, me: str, hosts: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """A chunk that failed here waits while a live host that has not failed it and may run it exists."""
+def last_failure_here(info: ChunkInfo, me: str) -> float | None:
+    """When this host last failed the chunk (its history's time), None if never or unknown."""
+    times = [e.get("time") for e in info.history if e.get("event") == "failed" and e.get("host") == me]
+    known = [t for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    return max(known, default=None)
+
+
+def prefer_others(
+    info: ChunkInfo, me: str, hosts: Mapping[str, Mapping[str, Any]], now: float | None = None, window: float = 120.0
+) -> str | None:
+    """A chunk that failed here waits while a live host that has not failed it and may run it exists,
+    for at most `window` seconds after its last failure here.
+
+    The wait is a preference, never a rule: host records are spool files any artist can forge
+    (a record with a heartbeat in the future looks live for ever), so one forged host must not
+    keep every chunk that once failed somewhere from ever running again.  A real host that may
+    run the chunk claims it within its poll; after the window (two leases) it is not coming."""
     if me not in info.failed_hosts:
+        return None
+    failed_at = last_failure_here(info, me)
+    if failed_at is not None and (now if now is not None else time.time()) - failed_at >= window:
         return None
     kind = kind_of(info)
     for name, rec in hosts.items():
@@ -100,6 +118,7 @@ def choose(
     me: str,
     hosts: Mapping[str, Mapping[str, Any]] | None,
     manifest: Mapping[str, Any] | None = None,
+    prefer_window: float = 120.0,
 ) -> Choice:
     """What to do with one queued chunk; `hosts` is read only when the chunk failed here before."""
     if info.job != folder_job:
@@ -110,7 +129,7 @@ def choose(
     refused = refusal(info, caps)
     if refused is not None:
         return Choice(Verdict.REFUSE, refused)
-    preference = prefer_others(info, me, hosts or {})
+    preference = prefer_others(info, me, hosts or {}, window=prefer_window)
     if preference is not None:
         return Choice(Verdict.DEFER, preference)
     return Choice(Verdict.TAKE)
@@ -158,7 +177,7 @@ class ClaimingMixin(DaemonState):
             return
         hosts = self.spool.hosts() if self.cfg.name in info.failed_hosts else None
         manifest = self._manifest(qdir)
-        choice = choose(info, qdir.job, self.caps, self.cfg.name, hosts, manifest)
+        choice = choose(info, qdir.job, self.caps, self.cfg.name, hosts, manifest, 2 * self.cfg.lease)
         if choice.verdict is Verdict.QUARANTINE:
             self._quarantine(qdir, chunk, path, choice.reason or "")
             return

@@ -2,9 +2,10 @@
 on a studio spool (group artists, 2775), against real renderd processes.
 
 Each test shows three things: the daemon lives on, it runs nothing it should not, and it still
-serves the other jobs.  The daemon runs as root here (the strongest case for the ownership rules:
-root-owned files are trusted); the victim and the attacker are two artists, rd-victim and
-rd-attacker (tests/helpers/attacker.py).
+serves the other jobs.  The daemon runs as a user of its own (rd-daemon, not an artist, not
+root); the victim and the attacker are two artists, rd-victim and rd-attacker
+(tests/helpers/attacker.py).  Chunk programs run the system's Python (the venv's interpreter
+sits in root's private home).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.attacker import Attacker, User, ensure_user, studio_spool
+from helpers.attacker import (
+    DAEMON_USER,
+    SYSTEM_PYTHON,
+    Attacker,
+    DaemonAs,
+    User,
+    ensure_user,
+    env_for_others,
+    studio_spool,
+)
 from helpers.daemons import BIN, Daemon, process_alive, processes_mentioning, wait_for
 
 from renderd.spool import LAYOUT, Spool
@@ -46,6 +55,7 @@ class Cast:
 def cast() -> Iterator[Cast]:
     """A studio spool laid out as an admin sets it up: every layout folder group `artists`, 2775."""
     ensure_user(VICTIM)
+    ensure_user(DAEMON_USER)
     with studio_spool() as made:
         Spool.open(made.spool, create=True)
         gid = made.spool.stat().st_gid
@@ -88,8 +98,27 @@ def render_as(user: User, spool: Path, *args: str, check: bool = True) -> subpro
     return proc
 
 
-def start(daemons: list[Daemon], spool: Path, logdir: Path, name: str, *args: str) -> Daemon:
-    d = Daemon(spool, name, logdir, [*FAST, *args])
+class FarmDaemon(DaemonAs):
+    """A real renderd run as the farm's own user (rd-daemon: not root, not an artist), with a state
+    folder of its own (XDG_STATE_HOME, as systemd's StateDirectory= gives a service user)."""
+
+    def start(self) -> FarmDaemon:
+        user = User(DAEMON_USER)
+        state = self.spool.parent / f"state-{self.name}"  # beside the spool: reachable, removed with it
+        state.mkdir(exist_ok=True)
+        os.chown(state, user.uid, user.gid)
+        cmd = ["--spool", str(self.spool), "--name", self.name, "--when", "always", "--min-free-mem", "0", *self.args]
+        env = {**env_for_others(), "XDG_STATE_HOME": str(state)}
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(
+                [SYSTEM_PYTHON, "-c", "from renderd.cli import main; main()", *cmd], stdout=fh,
+                stderr=subprocess.STDOUT, env=env, cwd="/", **user.popen_args())  # type: ignore[call-overload]
+        wait_for(self.registered, 60, what=f"daemon {self.name} to register")
+        return self
+
+
+def start(daemons: list[Daemon], spool: Path, logdir: Path, name: str, *args: str) -> FarmDaemon:
+    d = FarmDaemon(spool, name, logdir, [*FAST, *args])
     daemons.append(d)
     return d.start()
 
@@ -108,16 +137,6 @@ def blender_job(user: User, spool: Path, *opts: str) -> dict[str, Any]:
     out = render_as(user, spool, "add", "--json", str(shots / BLEND.name), *opts)
     data: dict[str, Any] = json.loads(out.stdout)
     return data
-
-
-def shared(user: User, spool: Path, job: dict[str, Any]) -> None:
-    """The job's folders group-writable, as a farm whose daemons run as a user of their own needs
-    them (they rename chunks out of the queue folder and write done records and logs), and as
-    `render add` made them with an artist's umask 002 before spoolio's mkdir(0o755)."""
-    folders = [spool / "jobs" / job["job"], *(p for p in (spool / "queue").iterdir() if p.name.endswith(job["job"]))]
-    user.python("import os, sys\nfor top in sys.argv[1:]:\n    for root, dirs, _ in os.walk(top):\n"
-                "        for d in [root, *(os.path.join(root, n) for n in dirs)]:\n"
-                "            os.chmod(d, os.stat(d).st_mode | 0o020)", *map(str, folders))
 
 
 def done(spool: Path, job: str) -> list[str]:
@@ -161,7 +180,7 @@ def test_forged_host_record_with_a_future_heartbeat_does_not_take_a_daemons_name
     d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")  # registers under its own name
     assert f"ignoring hosts/farm1.json: written by uid {mallory.uid}" in d.output()
     record = studio / "hosts" / "farm1.json"
-    assert record.stat().st_uid == 0 and json.loads(record.read_text())["pid"] == d.pid
+    assert record.stat().st_uid == User(DAEMON_USER).uid and json.loads(record.read_text())["pid"] == d.pid
     job = command_job(artist, studio, "1-2", ["/bin/true"], "--chunk", "1")
     wait_done(studio, job, d)
     assert d.alive()
@@ -191,7 +210,6 @@ def test_a_command_chunk_planted_in_a_blender_job_is_quarantined_and_the_job_sti
     studio, mallory, artist = cast.spool, cast.mallory, cast.artist
     job = blender_job(artist, studio, "--chunk", "1")
     assert len(job["chunks"]) == 3
-    shared(artist, studio, job)
     first = queue_folder(studio) / f"{job['chunks'][0]['chunk']}.info"
     plant = json.loads(first.read_text())
     pwned = scratch / "pwned"
@@ -216,8 +234,7 @@ def test_a_forged_manifest_uid_does_not_let_one_artist_cancel_anothers_job(
     cast: Cast, tmp_path: Path, scratch: Path, daemons: list[Daemon]
 ) -> None:
     studio, mallory, artist = cast.spool, cast.mallory, cast.artist
-    job = command_job(artist, studio, "1-2", [sys.executable, FAKEPROG, str(scratch), "{chunk}"], "--chunk", "1")
-    shared(artist, studio, job)
+    job = command_job(artist, studio, "1-2", [SYSTEM_PYTHON, FAKEPROG, str(scratch), "{chunk}"], "--chunk", "1")
     folder = studio / "jobs" / job["job"]
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["uid"], manifest["owner"] = mallory.uid, mallory.name
@@ -233,7 +250,7 @@ def test_a_forged_manifest_uid_does_not_let_one_artist_cancel_anothers_job(
     assert not (folder / "cancelled").exists() or not list((folder / "cancelled").iterdir())
     assert f"ignoring the control file of job {job['job']}: uid {mallory.uid} is not its owner" in d.output()
     # The owner's own cancel is obeyed (ownership is the files', so a non-root owner works).
-    own = command_job(artist, studio, "1-1", [sys.executable, FAKEPROG, str(scratch), "own", "--sleep", "120"])
+    own = command_job(artist, studio, "1-1", [SYSTEM_PYTHON, FAKEPROG, str(scratch), "own", "--sleep", "120"])
     wait_for(lambda: (scratch / "own.starts").exists(), 60, what="the owner's chunk to start")
     render_as(artist, studio, "cancel", own["job"])
     cancelled = studio / "jobs" / own["job"] / "cancelled"
@@ -257,7 +274,7 @@ def test_a_full_file_system_under_the_log_does_not_leave_a_run_busy(
     cast: Cast, tmp_path: Path, daemons: list[Daemon], full_logs: list[Path]
 ) -> None:
     studio, artist = cast.spool, cast.artist
-    chatty = [sys.executable, "-c", "import sys\nfor i in range(20000): print('x' * 200)"]  # 4 MB of output
+    chatty = [SYSTEM_PYTHON, "-c", "import sys\nfor i in range(20000): print('x' * 200)"]  # 4 MB of output
     job = command_job(artist, studio, "1-1", chatty)
     logs = studio / "jobs" / job["job"] / "logs"
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0777", "tmpfs", str(logs)],
@@ -277,7 +294,7 @@ def test_a_launcher_that_dies_ends_its_run_as_a_failed_attempt(
     cast: Cast, tmp_path: Path, scratch: Path, daemons: list[Daemon]
 ) -> None:
     studio, artist = cast.spool, cast.artist
-    job = command_job(artist, studio, "1-1", [sys.executable, FAKEPROG, str(scratch), "held", "--sleep", "300"],
+    job = command_job(artist, studio, "1-1", [SYSTEM_PYTHON, FAKEPROG, str(scratch), "held", "--sleep", "300"],
                       "--max-attempts", "1")
     d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")
 
@@ -354,4 +371,27 @@ def test_a_chunk_that_fails_before_it_starts_backs_off_instead_of_spinning(
     assert not (studio / "failed" / f"{job['chunks'][0]['chunk']}.info").exists()
     assert cpu_seconds(d.pid) - cpu_before < 0.5 * elapsed + 2  # a busy loop is one core all along
     assert "before it started: working directory" in d.output()
+    assert d.alive()
+
+
+# --------------------------------------------------------------------------- finding 9 (forged live hosts)
+
+
+def test_a_forged_live_host_does_not_keep_a_chunk_that_failed_here_from_running_again(
+    cast: Cast, tmp_path: Path, scratch: Path, daemons: list[Daemon]
+) -> None:
+    """A chunk that failed here waits for another live host that may run it, but not for ever:
+    a forged record (heartbeat in the future, --allow-commands) would otherwise hold it back."""
+    studio, mallory, artist = cast.spool, cast.mallory, cast.artist
+    ghost = {"format": 1, "name": "ghost", "hostname": "nowhere", "pid": 1, "state": "idle", "slots": 8,
+             "heartbeat": time.time() + 10 * 365 * 86400, "stale_after": 86400, "chunks": [],
+             "allow_commands": True, "allow_scripts": True, "blender_version": "9.9.9"}
+    write_as(mallory, studio / "hosts" / "ghost.json", json.dumps(ghost).encode())
+    once = scratch / "failed-once"
+    flaky = [SYSTEM_PYTHON, "-c", "import os, sys\nif not os.path.exists(sys.argv[1]):\n"
+             "    open(sys.argv[1], 'w').close(); sys.exit(1)", str(once)]
+    job = command_job(artist, studio, "1-1", flaky)
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands", "--lease", "4")
+    wait_for(once.exists, 60, what="the first, failing run")
+    wait_done(studio, job, d, timeout=120)  # after two leases (8 s) this host takes it again
     assert d.alive()

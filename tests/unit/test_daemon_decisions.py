@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from renderd.daemon.claiming import Verdict, choose, differs_from_manifest
+from renderd.daemon.claiming import Verdict, choose, differs_from_manifest, last_failure_here, prefer_others
 from renderd.daemon.finishing import MAX_RETRY_DELAY, Ending, Exit, classify, retry_delay
 from renderd.daemon.host_record import OwnedRecord, name_conflict
 from renderd.kinds import Capabilities
@@ -147,3 +147,11 @@ def test_an_offline_or_stale_record_frees_the_name() -> None:
     assert conflict(OwnedRecord(live_record(state="offline"), 1000)) == (None, None)
     assert conflict(OwnedRecord(live_record(heartbeat=time.time() - 3600), 1000)) == (None, None)
     assert conflict(None) == (None, None)
+
+
+def test_the_wait_for_another_host_ends_two_leases_after_the_failure_here() -> None:
+    live = {"heartbeat": time.time() + 1e9, "state": "idle", "blender_version": "3.4.1"}  # forged: live for ever
+    failed = chunk(failed_hosts=["me"], history=[{"time": 1000.0, "event": "failed", "host": "me"}])
+    assert prefer_others(failed, "me", {"ghost": live}, now=1000.0 + 119, window=120) is not None
+    assert prefer_others(failed, "me", {"ghost": live}, now=1000.0 + 120, window=120) is None
+    assert last_failure_here(failed, "other") is None
