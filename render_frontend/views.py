@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from render_frontend.farm import Farm, JobView, snapshot
+from render_frontend.reasons import failed_reasons
 from renderd.errors import RenderdError
 from renderd.spool import Spool, host_is_live, open_regular
 
@@ -37,6 +38,7 @@ def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
     out = []
     for view in sorted(farm.jobs.values(), key=created):
         entry = view.to_json()
+        entry["failed_reasons"] = failed_reasons(spool, view.failed)  # chunk -> the run's last error line
         if list_frames:
             entry["missing_frames"] = view.missing_frames(view.vanished(spool.root))
         out.append(entry)

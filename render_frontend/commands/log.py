@@ -9,6 +9,7 @@ import click
 from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.exitcodes import UnknownJob
+from render_frontend.reasons import failed_reasons
 from render_frontend.views import NoSuchJob, job_chunks, log_entries, pick_chunk, read_log
 
 
@@ -35,6 +36,11 @@ def command(ctx: Context, target: str, run_number: int | None, last: bool, as_js
         terminal.echo(json.dumps({"job": job, "logs": out}))
         return
     if not logs:
+        failed = {c: r for c, r in failed_reasons(spool, chunks).items() if r}
+        if failed:  # failed before it started (no cwd, no input, ...): say why instead of "nothing ran"
+            chunk, reason = next(iter(failed.items()))
+            more = f" (and {len(failed) - 1} more chunk(s) like it)" if len(failed) > 1 else ""
+            raise click.ClickException(f"no log for {target}: {chunk} failed before it started: {reason}{more}")
         raise click.ClickException(f"no log yet for {target} (nothing of it has run)")
     for entry in logs:
         if len(logs) > 1:

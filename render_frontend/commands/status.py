@@ -11,7 +11,9 @@ from render_frontend import completion, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.exitcodes import UnknownJob
 from render_frontend.farm import snapshot, who_can_run
+from render_frontend.reasons import failed_reasons
 from render_frontend.views import NoSuchJob, created, jobs_json
+from renderd.spool import Spool
 
 
 @click.command("status")
@@ -44,10 +46,23 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
             f"{c['failed'] + c['bad']:>4}  {terminal.visible(','.join(v.hosts))}"
         )
         terminal.echo(f"  {_details(v.to_json())}")
+        _reasons(spool, v.failed, all_of_them=job is not None)
         if list_frames:
             terminal.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
             terminal.echo(f"  ! no live daemon may run this job's {terminal.visible(v.manifest.get('kind'))} chunks")
+
+
+SHOWN_REASONS = 3
+
+
+def _reasons(spool: Spool, failed: list[str], all_of_them: bool) -> None:
+    """Why chunks failed (failed/<chunk>.info.reason): every one for `status JOB`, a few in the list."""
+    shown = failed if all_of_them else failed[:SHOWN_REASONS]
+    for chunk, reason in failed_reasons(spool, shown).items():
+        terminal.echo(f"  failed {terminal.visible(chunk)}: {terminal.visible(reason or '(no reason recorded)')}")
+    if len(failed) > len(shown):
+        terminal.echo(f"  ... {len(failed) - len(shown)} more failed chunk(s): render status JOB lists them")
 
 
 def _duration(s: Any) -> str:

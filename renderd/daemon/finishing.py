@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeGuard
 
-from renderd import claim
+from renderd import claim, failreason
 from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.kinds import kind_of
 from renderd.runner import Run
@@ -146,6 +146,8 @@ class FinishingMixin(DaemonState):
         if reason is None:
             self._record_done(run, seconds, outputs)
             return
+        if run.stop_reason is None and reason.startswith(("exit code", "killed by signal")):
+            reason = failreason.explain(reason, run.log)  # `exit code 1: Error: ...` from the program's own log
         self._footer(run, f"FAILED: {reason}")
         state = self._fail_attempt(run.claim, info, reason)
         log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
