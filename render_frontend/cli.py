@@ -36,7 +36,10 @@ COMMANDS: dict[str, Lazy] = {
         _C + "clean:command",
         "Remove finished jobs' records, old logs, rotated events, quarantined files and stale locks.",
     ),
-    "host": Lazy(_C + "host:command", "Pause, drain or resume HOST (default: this machine's daemon)."),
+    "host": Lazy(
+        _C + "host:command",
+        "Pause, drain or resume HOST (default: this machine's daemon); `forget HOST` removes a dead host's record.",
+    ),
     "hosts": Lazy(
         _C + "hosts:command", "Show every host: state, cpu, load, memory/swap, current chunks, last heartbeat."
     ),

@@ -68,7 +68,8 @@ def test_the_table_lists_every_command_with_its_own_short_help() -> None:
         command = lazy.load(name)
         assert command.name == name
         for limit in (45, 60, 300):
-            assert lazy.short(limit) == command.get_short_help_str(limit), name
+            assert lazy.short(limit) == command.get_short_help_str(limit), (
+                f"`render {name}`'s docstring changed: copy its first sentence into COMMANDS in render_frontend/cli.py")
     modules = {f"render_frontend.commands.{p.stem}" for p in (ROOT / "render_frontend" / "commands").glob("*.py")}
     modules.discard("render_frontend.commands.__init__")
     assert modules == {lazy.target.partition(":")[0] for lazy in COMMANDS.values()}, "a command module not in cli.py"
