@@ -6,7 +6,9 @@ Enable it once per shell (docs/completion in README.md):
     eval "$(_RENDER_COMPLETE=bash_source render)"      # zsh_source / fish_source for other shells
     eval "$(_RENDERD_COMPLETE=bash_source renderd)"
 
-A callback never fails: with no spool, or an unreadable one, it offers nothing.
+A callback never fails: with no spool, or an unreadable one, it offers nothing.  What it offers
+comes from the spool, so the shell shows it: help texts have their control characters made
+visible (terminal.visible), and a chunk id holding one is not offered at all.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import click
 from click.shell_completion import CompletionItem
 
+from render_frontend.terminal import visible
 from renderd.errors import RenderdError
 from renderd.spool import Spool
 
@@ -44,7 +47,7 @@ def jobs(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[C
         items = []
         for job in names:
             manifest = spool.read_manifest(job) or {}
-            items.append(CompletionItem(job, help=str(manifest.get("name") or "")))
+            items.append(CompletionItem(job, help=visible(manifest.get("name") or "")))
         return items
     except (RenderdError, OSError):
         return []
@@ -61,7 +64,8 @@ def job_or_chunk(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     if not isinstance(chunks, list):
         return []
     ids = [c.get("chunk") if isinstance(c, dict) else c for c in chunks]
-    return [CompletionItem(f"{job}:{c}") for c in ids if isinstance(c, str) and c.startswith(prefix)]
+    offered = [c for c in ids if isinstance(c, str) and c.startswith(prefix) and visible(c) == c]
+    return [CompletionItem(f"{job}:{c}") for c in offered]
 
 
 def hosts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -73,7 +77,7 @@ def hosts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[
     except (RenderdError, OSError):
         return []
     return [
-        CompletionItem(name, help=str(rec.get("state") or ""))
+        CompletionItem(name, help=visible(rec.get("state") or ""))
         for name, rec in sorted(records.items())
         if name.startswith(incomplete)
     ]

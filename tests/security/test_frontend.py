@@ -125,3 +125,15 @@ def test_top_live_screen_shows_markup_and_escapes_as_text(spool: Path) -> None:
     assert b"[bold]boom" in seen, seen[-2000:]  # not eaten as rich markup
     assert b"\x1b]52" not in seen and b"\x1b]0;" not in seen and b"\x07" not in seen, "a planted sequence got out"
     assert b"\\x1b]52;c;" in seen  # the planted state, made visible
+
+
+def test_completion_shows_planted_names_and_states_made_visible(spool: Path) -> None:
+    """zsh and fish show each candidate's help (a job's name, a host's state) in their menu."""
+    plant(spool)
+    for words, cword in (("render status ", "2"), ("render host pause ", "3")):
+        env = dict(os.environ, RENDERD_SPOOL=str(spool), _RENDER_COMPLETE="zsh_complete", COMP_WORDS=words,
+                   COMP_CWORD=cword)
+        proc = subprocess.run([str(BIN / "render")], capture_output=True, timeout=60, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert_clean(proc.stdout, f"completion of {words!r}")
+        assert b"\\x1b]" in proc.stdout, proc.stdout  # the planted help is there, made visible
