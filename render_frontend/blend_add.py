@@ -95,10 +95,10 @@ def queue_blend(
             warnings,
         )
     manifest, infos = submit.submit_unique(spool, plan.spec, again=again, dry_run=dry_run)
-    answer = to_json(manifest["job"], info, plan, infos)
+    answer = to_json(manifest.job, info, plan, infos)
     verb = "would queue" if dry_run else "queued"
     note = f"; {skipped} frame(s) already rendered are skipped" if skipped else ""
-    summary = (f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s) of {len(plan.scenes)} scene(s) "
+    summary = (f"{verb} {len(infos)} chunk(s), {manifest.frames} frame(s) of {len(plan.scenes)} scene(s) "
                f"from {info.path.name} (Blender {info.version_text}){note}")
     lines = [f"{c['chunk']}  {c['scene']}  {c['start']}-{c['end']}:{c['step']}" for c in answer["chunks"]]
     return BlendOutcome(answer, summary, warnings, lines)

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from render_frontend import terminal
-from renderd.spool import host_is_live, read_json
+from renderd.errors import BadRecord
+from renderd.format import jsonload
+from renderd.format.host import HostRecord
+from renderd.spool import open_regular
 
 MAX_BURSTS = 50  # the newest ones; older folders are history
 
@@ -32,8 +35,8 @@ def bursts(root: Path) -> list[dict[str, Any]]:
     out = []
     for name in names:
         try:
-            rec = read_json(folder / name / "burst.json", 64 * 1024)
-        except (OSError, ValueError):
+            rec = _read_burst(folder / name / "burst.json")
+        except (OSError, BadRecord):
             continue
         if isinstance(rec, dict) and isinstance(rec.get("slurm_job"), str) and rec["slurm_job"].isdigit():
             out.append(rec)
@@ -67,18 +70,23 @@ def slurm_tasks(job: str) -> dict[str, dict[str, str]]:
     return tasks
 
 
-def pilot_hosts(job: str, hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _read_burst(path: Path, limit: int = 64 * 1024) -> Any:
+    """A burst record's JSON, bounded (size, nesting, numbers) like every spool record."""
+    with os.fdopen(open_regular(path), "rb") as fh:
+        return jsonload.load(fh.read(limit + 1), path, what="burst record", limit=limit)
+
+
+def pilot_hosts(job: str, hosts: Mapping[str, HostRecord]) -> dict[str, dict[str, Any]]:
     """Array task id -> the pilot's host record summary (pilots are named NODE-JOB_TASK)."""
     out: dict[str, dict[str, Any]] = {}
     for name, rec in hosts.items():
         head, sep, task = name.rpartition(f"-{job}_")
         if sep and head and task.isdigit():
-            state = rec.get("state") if host_is_live(rec) else "offline"
-            out[task] = {"host": name, "state": state if isinstance(state, str) else "?"}
+            out[task] = {"host": name, "state": rec.state if rec.is_live() else "offline"}
     return out
 
 
-def show(root: Path, hosts: Mapping[str, Mapping[str, Any]], as_json: bool) -> None:
+def show(root: Path, hosts: Mapping[str, HostRecord], as_json: bool) -> None:
     rows = []
     for rec in bursts(root):
         job = rec["slurm_job"]

@@ -46,8 +46,8 @@ def jobs(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[C
             return [CompletionItem(j) for j in names]
         items = []
         for job in names:
-            manifest = spool.read_manifest(job) or {}
-            items.append(CompletionItem(job, help=visible(manifest.get("name") or "")))
+            manifest = spool.read_manifest(job)
+            items.append(CompletionItem(job, help=visible(manifest.name) if manifest is not None else ""))
         return items
     except (RenderdError, OSError):
         return []
@@ -60,12 +60,9 @@ def job_or_chunk(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     spool = _spool(ctx)
     job, _, prefix = incomplete.partition(":")
     manifest = spool.read_manifest(job) if spool is not None else None
-    chunks = manifest.get("chunks") if manifest else None
-    if not isinstance(chunks, list):
+    if manifest is None:
         return []
-    ids = [c.get("chunk") if isinstance(c, dict) else c for c in chunks]
-    offered = [c for c in ids if isinstance(c, str) and c.startswith(prefix) and visible(c) == c]
-    return [CompletionItem(f"{job}:{c}") for c in offered]
+    return [CompletionItem(f"{job}:{c.chunk}") for c in manifest.chunks if c.chunk.startswith(prefix)]
 
 
 def hosts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -77,7 +74,7 @@ def hosts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[
     except (RenderdError, OSError):
         return []
     return [
-        CompletionItem(name, help=visible(rec.get("state") or ""))
+        CompletionItem(name, help=visible(rec.state))
         for name, rec in sorted(records.items())
         if name.startswith(incomplete)
     ]

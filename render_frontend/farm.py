@@ -7,27 +7,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from renderd.errors import BadRecord, SpoolError
+from renderd.format.control import JobControl
+from renderd.format.done import CancelledRecord, DoneRecord
+from renderd.format.host import HostRecord
+from renderd.format.manifest import Manifest
+from renderd.format.names import job_of_chunk
 from renderd.kinds import blender
-from renderd.spool import JobControl, Spool, host_is_live, job_of_chunk
+from renderd.spool import Spool
 
 
 @dataclass
 class JobView:
     job: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     queued: list[str] = field(default_factory=list)
     running: dict[str, str] = field(default_factory=dict)  # chunk -> host
-    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: dict[str, DoneRecord] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
-    cancelled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: dict[str, CancelledRecord] = field(default_factory=dict)
     control: JobControl = field(default_factory=JobControl)
     started: dict[str, float] = field(default_factory=dict)  # running chunk -> start time (host records)
 
     @property
     def total(self) -> int:
-        chunks = self.manifest.get("chunks")
-        return len(chunks) if isinstance(chunks, list) else 0
+        return len(self.manifest.chunks)
 
     @property
     def active(self) -> bool:
@@ -49,30 +54,23 @@ class JobView:
 
     @property
     def hosts(self) -> list[str]:
-        return sorted(set(self.running.values()) | {str(d.get("host")) for d in self.done.values() if d.get("host")})
+        return sorted(set(self.running.values()) | {d.host for d in self.done.values() if d.host})
 
     def frames_done(self) -> int:
-        return sum(int(d.get("frames", 0)) for d in self.done.values() if isinstance(d.get("frames", 0), int))
+        return sum(d.frames for d in self.done.values())
 
     def chunk_frames(self) -> dict[str, list[int]]:
         """Every chunk of the manifest and its frames."""
-        out: dict[str, list[int]] = {}
-        for entry in self.manifest.get("chunks") or []:
-            if isinstance(entry, dict) and all(isinstance(entry.get(k), int) for k in ("start", "end", "step")):
-                if entry["step"] > 0 and isinstance(entry.get("chunk"), str):
-                    out[entry["chunk"]] = list(range(entry["start"], entry["end"] + 1, entry["step"]))
-        return out
+        return {chunk: list(frames) for chunk, frames in self.manifest.chunk_frames().items()}
 
     def vanished(self, spool_root: Path) -> list[str]:
         """Done chunks whose saved files (read from the render's output) are gone."""
         out = []
         for chunk, rec in self.done.items():
-            saved = rec.get("saved")
-            if not isinstance(saved, list) or not saved:
+            if not rec.saved:
                 continue
-            info = rec.get("info")
-            cwd = spool_root / str(info.get("cwd") or "" if isinstance(info, dict) else "")
-            if not all(isinstance(p, str) and (cwd / p).exists() for p in saved):
+            cwd = spool_root / (rec.info.cwd if rec.info is not None else "")
+            if not all((cwd / p).exists() for p in rec.saved):
                 out.append(chunk)
         return sorted(out)
 
@@ -85,27 +83,25 @@ class JobView:
         """Seconds per frame of every finished frame (the render's own times where it told them)."""
         out: list[float] = []
         for rec in self.done.values():
-            times = rec.get("frame_times")
-            if isinstance(times, list) and times and all(isinstance(t, (int, float)) for t in times):
-                out.extend(float(t) for t in times)
-            elif isinstance(rec.get("seconds"), (int, float)) and isinstance(rec.get("frames"), int) and rec["frames"]:
-                out.extend([rec["seconds"] / rec["frames"]] * rec["frames"])
+            if rec.frame_times:
+                out.extend(rec.frame_times)
+            elif rec.seconds is not None and rec.frames:
+                out.extend([rec.seconds / rec.frames] * min(rec.frames, 100_000))
         return out
 
     def timing(self, at: float | None = None) -> dict[str, Any]:
         """Elapsed, ETA and slowest/fastest/average frame time (seconds; None where unknown)."""
         at = time.time() if at is None else at
-        starts = [r["started"] for r in self.done.values() if isinstance(r.get("started"), (int, float))]
+        starts = [r.started for r in self.done.values() if r.started is not None]
         starts += [t for c, t in self.started.items() if c in self.running]
-        ends = [r["finished"] for r in self.done.values() if isinstance(r.get("finished"), (int, float))]
+        ends = [r.finished for r in self.done.values() if r.finished is not None]
         first = min(starts, default=None)
         end = at if self.active or not ends else max(ends)
         per_frame = self.frame_seconds()
         average = sum(per_frame) / len(per_frame) if per_frame else None
-        total = self.manifest.get("frames")
-        left = total - self.frames_done() if isinstance(total, int) else None
+        left = self.manifest.frames - self.frames_done()
         eta = None
-        if average is not None and left is not None and self.active and not self.control.holds:
+        if average is not None and self.active and not self.control.holds:
             eta = round(left * average / max(1, len(self.running)), 1)
         return {
             "elapsed": None if first is None else round(end - first, 1),
@@ -121,11 +117,11 @@ class JobView:
         m = self.manifest
         return {
             "job": self.job,
-            "name": m.get("name"),
-            "kind": m.get("kind"),
-            "owner": m.get("owner"),
-            "priority": m.get("priority"),
-            "created": m.get("created"),
+            "name": m.name,
+            "kind": m.kind,
+            "owner": m.owner,
+            "priority": m.priority,
+            "created": m.created,
             "state": self.state,
             "chunks": {
                 "total": self.total,
@@ -136,7 +132,7 @@ class JobView:
                 "bad": len(self.bad),
                 "cancelled": len(self.cancelled),
             },
-            "frames": {"total": m.get("frames"), "done": self.frames_done()},
+            "frames": {"total": m.frames, "done": self.frames_done()},
             "paused": self.control.paused,
             "cancelled": self.control.cancelled,
             **self.timing(),
@@ -150,20 +146,28 @@ class JobView:
 @dataclass
 class Farm:
     jobs: dict[str, JobView]
-    hosts: dict[str, dict[str, Any]]
+    hosts: dict[str, HostRecord]
     taken_at: float
+    unreadable: dict[str, str] = field(default_factory=dict)  # job -> why its manifest cannot be read
 
-    def live_hosts(self) -> dict[str, dict[str, Any]]:
-        return {n: r for n, r in self.hosts.items() if host_is_live(r, self.taken_at)}
+    def live_hosts(self) -> dict[str, HostRecord]:
+        return {n: r for n, r in self.hosts.items() if r.is_live(self.taken_at)}
 
 
 def snapshot(spool: Spool, only_job: str | None = None) -> Farm:
     """Read the whole farm state (or one job's) from the spool."""
     names = [only_job] if only_job else spool.list_jobs()
     jobs: dict[str, JobView] = {}
+    unreadable: dict[str, str] = {}
     for job in names:
-        manifest = spool.read_manifest(job)
-        if manifest is not None:
+        try:
+            manifest = spool.load_manifest(job)
+        except SpoolError:
+            continue  # no such job (or its folder holds no manifest yet)
+        except BadRecord as err:
+            unreadable[job] = err.message
+            continue
+        else:
             new = JobView(job, manifest, control=spool.job_control(job))
             # records of chunks the job does not have (planted, or left by hand) are not its own
             chunks = new.chunk_frames()
@@ -177,12 +181,12 @@ def snapshot(spool: Spool, only_job: str | None = None) -> Farm:
         view = jobs.get(claim.job)
         if view is not None:
             view.running[claim.chunk] = claim.host
-    for rec in spool.hosts().values():
-        for entry in rec.get("chunks") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("started"), (int, float)):
-                view = jobs.get(str(entry.get("job")))
-                if view is not None:
-                    view.started[str(entry.get("chunk"))] = float(entry["started"])
+    hosts = spool.hosts()
+    for rec in hosts.values():
+        for entry in rec.chunks:
+            view = jobs.get(entry.job)
+            if view is not None and entry.started is not None:
+                view.started[entry.chunk] = entry.started
     for chunk in spool.failed_chunks():
         view = jobs.get(job_of_chunk(chunk))
         if view is not None:
@@ -194,15 +198,15 @@ def snapshot(spool: Spool, only_job: str | None = None) -> Farm:
     # A chunk in two places for an instant (a move seen half-way) counts once, in its later state.
     for view in jobs.values():
         view.queued = [c for c in dict.fromkeys(view.queued) if c not in view.running and c not in view.done]
-    return Farm(jobs, spool.hosts(), time.time())
+    return Farm(jobs, hosts, time.time(), unreadable)
 
 
 def who_can_run(farm: Farm, view: JobView) -> list[str]:
     """Live hosts that accept this job's kind of chunk."""
-    kind = view.manifest.get("kind")
+    kind = view.manifest.kind
     out = []
     for name, rec in farm.live_hosts().items():
-        if kind == "command" and not rec.get("allow_commands"):
+        if kind == "command" and not rec.allow_commands:
             continue
         if kind == "blender" and blender_refusal(view.manifest, rec) is not None:
             continue
@@ -210,13 +214,9 @@ def who_can_run(farm: Farm, view: JobView) -> list[str]:
     return out
 
 
-def blender_refusal(manifest: dict[str, Any], host: dict[str, Any]) -> str | None:
+def blender_refusal(manifest: Manifest, host: HostRecord) -> str | None:
     """Why a host (its record) cannot render a Blender job: too old a Blender, or no --allow-scripts."""
-    blend = manifest.get("blend")
-    if not isinstance(blend, dict):
-        blend = {}
-    need = blend.get("version")
-    need = need if isinstance(need, list) and len(need) == 2 and all(isinstance(v, int) for v in need) else None
-    have = host.get("blender_version")
-    return blender.refusal(need, blend.get("trust_scripts") is True, have if isinstance(have, str) else None,
-                           host.get("allow_scripts") is True)
+    blend = manifest.blend
+    need = None if blend is None else blend.version
+    trust = blend is not None and blend.trust_scripts
+    return blender.refusal(need, trust, host.blender_version, host.allow_scripts)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from renderd import protocol
+from renderd.errors import BadRecord
+from renderd.format.event import Event
 from renderd.spool import Spool, open_regular
 
 FARM_POLL = 0.5
@@ -75,8 +77,8 @@ class FarmLog:
         out = []
         for raw in chunks:
             try:
-                message = protocol.decode(raw)
-            except protocol.ProtocolError:
+                event = Event.from_line(raw, path)  # bounded, flat, ids in the name grammar
+            except BadRecord:
                 continue  # hostile or half-written line: skip it
-            out.append(message)
+            out.append(event.as_message())
         return out[-tail:] if tail else ([] if tail == 0 else out)

@@ -11,10 +11,10 @@ With it goes the host's standing order (hosts/<name>.control); its event log sta
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from renderd.errors import RenderdError
-from renderd.spool import Spool, host_is_live, valid_name
+from renderd.format.host import HostRecord
+from renderd.spool import Spool, valid_name
 
 
 class HostLive(RenderdError):
@@ -27,9 +27,8 @@ class NoSuchHost(RenderdError):
     exit_code = 2
 
 
-def last_seen(record: dict[str, Any]) -> float:
-    beat = record.get("heartbeat")
-    return float(beat) if isinstance(beat, (int, float)) and not isinstance(beat, bool) else 0.0
+def last_seen(record: HostRecord) -> float:
+    return record.heartbeat or 0.0
 
 
 def forget(spool: Spool, name: str) -> list[str]:
@@ -38,7 +37,7 @@ def forget(spool: Spool, name: str) -> list[str]:
     if not valid_name(name, 64) or name not in records:
         known = ", ".join(sorted(records)) or "none"
         raise NoSuchHost(f"no host {name!r} in {spool.root} (hosts: {known})")
-    if host_is_live(records[name]):
+    if records[name].is_live():
         raise HostLive(f"{name} is live (heartbeat {time.time() - last_seen(records[name]):.0f} s ago): "
                        "stop its daemon first; a running daemon writes its record again at once")
     removed = []
@@ -52,4 +51,4 @@ def stale(spool: Spool, older_than: float, at: float | None = None) -> list[str]
     """Hosts that are not live and were last heard of more than `older_than` seconds ago."""
     at = time.time() if at is None else at
     return sorted(n for n, rec in spool.hosts().items()
-                  if not host_is_live(rec, at) and at - last_seen(rec) > older_than)
+                  if not rec.is_live(at) and at - last_seen(rec) > older_than)

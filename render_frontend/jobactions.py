@@ -18,8 +18,9 @@ from render_frontend.farm import JobView, snapshot
 from render_frontend.views import NoSuchJob
 from renderd.access import job_owner, may_change_job
 from renderd.errors import RenderdError, UsageError
+from renderd.format.control import JobControl
 from renderd.jobcancel import cancel_failed, cancel_queued
-from renderd.spool import MAX_PRIORITY, JobControl, Spool
+from renderd.spool import MAX_PRIORITY, Spool
 from renderd.states import ChunkState
 
 
@@ -41,13 +42,16 @@ def me() -> str:
 
 def changeable_job(spool: Spool, job: str) -> JobView:
     """The job, if this user may change it; else NoSuchJob or NotAllowed."""
-    view = snapshot(spool, job).jobs.get(job)
+    farm = snapshot(spool, job)
+    view = farm.jobs.get(job)
+    if view is None and job in farm.unreadable:
+        raise NoSuchJob(f"job {job!r} is unreadable: {farm.unreadable[job]}")
     if view is None:
         raise NoSuchJob(f"no job {job!r} in {spool.root}")
-    groups = {str(r["admin_group"]) for r in spool.hosts().values() if isinstance(r.get("admin_group"), str)}
+    groups = {r.admin_group for r in farm.hosts.values() if r.admin_group is not None}
     owner_uid, _ = job_owner(spool.job_dir(job))  # who owns its folder, not the uid written in the manifest
     if not may_change_job(os.getuid(), os.getgid(), owner_uid, groups):
-        who = view.manifest.get("owner") or "?"
+        who = view.manifest.owner or "?"
         raise NotAllowed(
             f"job {job} belongs to {who} (uid {owner_uid}): only its owner, root"
             + (f" or the admin group ({', '.join(sorted(groups))})" if groups else "")
@@ -153,4 +157,4 @@ def set_priority(spool: Spool, job: str, priority: int) -> str:
     with spool_errors(job):
         spool.set_priority(job, priority)
     wake_local_daemons(spool.root)
-    return f"{job}: priority {view.manifest.get('priority')} -> {priority}"
+    return f"{job}: priority {view.manifest.priority} -> {priority}"

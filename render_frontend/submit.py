@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from render_frontend import chunking, progressbar
-from renderd.errors import RenderdError
-from renderd.spool import FORMAT, ChunkInfo, Spool, chunk_id, valid_name
+from renderd.errors import BadRecord, RenderdError, UsageError
+from renderd.format import FORMAT
+from renderd.format.info import ChunkInfo
+from renderd.format.manifest import MAX_CHUNKS, Manifest
+from renderd.format.names import chunk_id, valid_name
+from renderd.spool import Spool
 
 
 class AlreadyAdded(RenderdError):
@@ -124,12 +128,17 @@ def command_job(spool: Spool, argv: list[str], frames: str, *, per_chunk: int, p
     )
 
 
-def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[dict[str, Any], list[ChunkInfo]]:
-    """Write the job's manifest and its chunks (unless `dry_run`); returns both."""
+def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[Manifest, list[ChunkInfo]]:
+    """Write the job's manifest and its chunks (unless `dry_run`); returns both.
+
+    The manifest goes through its reader before anything is written, so a job that could not be
+    read back (and so not be cancelled) is refused here with one line."""
+    if len(spec.chunks) > MAX_CHUNKS:
+        raise UsageError(f"{len(spec.chunks)} chunks: a job holds at most {MAX_CHUNKS} (use a larger --chunk)")
     user, uid = owner()
     created = time.time()
     infos = spec.infos(user, uid, created)
-    manifest: dict[str, Any] = {
+    data: dict[str, Any] = {
         "format": FORMAT,
         "job": spec.job,
         "name": spec.name,
@@ -146,6 +155,11 @@ def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[dict[str
         "chunks": [{"chunk": i.chunk, "start": i.start, "end": i.end, "step": i.step} for i in infos],
         **spec.details,
     }
+    try:
+        manifest = Manifest.from_dict(data)
+        manifest.to_bytes()  # refuses a manifest over the readers' size limit
+    except BadRecord as err:
+        raise UsageError(err.message) from None
     if not dry_run:
         spool.submit(manifest, progressbar.counting(infos, f"writing {len(infos)} chunks"))
     return manifest, infos
@@ -192,7 +206,7 @@ def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
             n += 1
 
 
-def submit_unique(spool: Spool, spec: JobSpec, again: bool, dry_run: bool) -> tuple[dict[str, Any], list[ChunkInfo]]:
+def submit_unique(spool: Spool, spec: JobSpec, again: bool, dry_run: bool) -> tuple[Manifest, list[ChunkInfo]]:
     """Submit a job whose id is derived from its content (`spec.job` is the base): the same content
     twice is AlreadyAdded unless `again` (then base.2, base.3, ...).  A dry run takes no id but
     answers as the real add would, refusal included."""

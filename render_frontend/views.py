@@ -12,8 +12,8 @@ from typing import Any
 
 from render_frontend.farm import Farm, JobView, snapshot
 from render_frontend.reasons import failed_reasons
-from renderd.errors import RenderdError
-from renderd.spool import Spool, host_is_live, open_regular
+from renderd.errors import BadRecord, RenderdError, SpoolError
+from renderd.spool import Spool, open_regular
 
 MAX_LOG_SHOWN = 64 * 1024 * 1024
 
@@ -25,14 +25,15 @@ class NoSuchJob(RenderdError):
 
 
 def created(view: JobView) -> float:
-    value = view.manifest.get("created")  # a hostile manifest may hold anything
-    return float(value) if isinstance(value, (int, float)) else 0.0
+    return view.manifest.created
 
 
 def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
               farm: Farm | None = None) -> list[dict[str, Any]]:
     """`render status [JOB] [--frames] --json`'s list of jobs, oldest first."""
     farm = snapshot(spool, job) if farm is None else farm
+    if job is not None and job in farm.unreadable:
+        raise NoSuchJob(f"job {job!r} is unreadable: {farm.unreadable[job]}")
     if job is not None and job not in farm.jobs:
         raise NoSuchJob(f"no job {job!r} in {spool.root}")
     out = []
@@ -55,32 +56,33 @@ def hosts_json(spool: Spool, now: float | None = None) -> list[dict[str, Any]]:
     now = time.time() if now is None else now
     holder = {claim.chunk: claim.host for claim in spool.claims()}
     rows = []
-    for name, rec in sorted(spool.hosts().items()):
-        live = host_is_live(rec, now)
-        beat = rec.get("heartbeat")
-        listed = [c for c in rec.get("chunks") or [] if isinstance(c, dict)]
+    for name, rec in sorted(spool.hosts().items()):  # records that fail their reader are left out (logged)
+        live = rec.is_live(now)
         # a live host's fresh record may name a chunk whose claim just went (it finished): kept
-        mine = [c for c in listed if holder.get(str(c.get("chunk")), name if live else None) == name]
-        moved = [{"chunk": c.get("chunk"), "by": holder[str(c.get("chunk"))]} for c in listed
-                 if holder.get(str(c.get("chunk"))) not in (None, name)]  # no holder: it finished meanwhile
+        mine = [c.as_dict() for c in rec.chunks if holder.get(c.chunk, name if live else None) == name]
+        moved = [{"chunk": c.chunk, "by": holder[c.chunk]} for c in rec.chunks
+                 if holder.get(c.chunk) not in (None, name)]  # no holder: it finished meanwhile
         rows.append({
-            **rec,
+            **rec.as_dict(),
             "chunks": mine,
             "taken_over": moved,
             "name": name,
-            "state": rec.get("state") if live else "offline",
+            "state": rec.state if live else "offline",
             "live": live,
-            "heartbeat_age": round(now - beat, 1) if isinstance(beat, (int, float)) else None,
+            "heartbeat_age": None if rec.heartbeat is None else round(now - rec.heartbeat, 1),
         })
     return rows
 
 
 def job_chunks(spool: Spool, job: str) -> list[str]:
     """The chunk ids of a job's manifest; NoSuchJob if there is no such job."""
-    manifest = spool.read_manifest(job)
-    if manifest is None:
-        raise NoSuchJob(f"no job {job!r} in {spool.root}")
-    return [str(c.get("chunk")) for c in manifest.get("chunks") or [] if isinstance(c, dict)]
+    try:
+        manifest = spool.load_manifest(job)
+    except SpoolError:
+        raise NoSuchJob(f"no job {job!r} in {spool.root}") from None
+    except BadRecord as err:
+        raise NoSuchJob(f"job {job!r} is unreadable: {err}") from None
+    return [c.chunk for c in manifest.chunks]
 
 
 def pick_chunk(chunks: list[str], job: str, which: str) -> str:

@@ -161,14 +161,14 @@ def output_folders(spool_path: Path) -> list[Path]:
     spool = Spool(spool_path.absolute())
     out: list[Path] = []
     for job in spool.list_jobs()[-50:]:
-        manifest = spool.read_manifest(job) or {}
-        blend = manifest.get("blend")
-        scenes = blend.get("scenes") if isinstance(blend, dict) else None
-        outputs = [sc.get("output") for sc in scenes if isinstance(sc, dict)] if isinstance(scenes, list) else []
-        folders = [on_this_host(spool.root, p).parent for p in outputs if isinstance(p, str) and p and "\0" not in p]
-        cwd = manifest.get("cwd")
-        if isinstance(cwd, str) and cwd.startswith("/") and "\0" not in cwd:
-            folders.append(Path(cwd))
+        manifest = spool.read_manifest(job)
+        if manifest is None:
+            continue
+        scenes = manifest.blend.data.get("scenes", []) if manifest.blend is not None else []  # checked by its reader
+        outputs = [str(sc.get("output", "")) for sc in scenes]
+        folders = [on_this_host(spool.root, p).parent for p in outputs if p]
+        if manifest.cwd.startswith("/"):
+            folders.append(Path(manifest.cwd))
         for folder in map(_existing_folder, folders):
             if folder is not None and folder not in out:
                 out.append(folder)

@@ -5,16 +5,12 @@ daemon's runner and idle probes."""
 
 from __future__ import annotations
 
-from renderd.spool import Spool, read_json
+from renderd.spool import Spool
 
-CONTROLS = ("pause", "drain")
 MAY_START = "may start chunks"  # the host record's `policy` when nothing holds the host back
 
 
 def read_control(spool: Spool, host: str) -> str | None:
     """The owner's standing order for this host (`render host pause|drain`); None: none."""
-    data = read_json(spool.host_control_path(host), 64 * 1024)
-    if not isinstance(data, dict):
-        return None
-    value = data.get("control")
-    return value if value in CONTROLS else None
+    order = spool.host_control(host)  # checked by its reader: "pause" or "drain"
+    return None if order is None else order.control

@@ -25,25 +25,28 @@ validated here.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import re
 import socket
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from renderd import __version__, spoolio
-from renderd.errors import BadInfoFile, SpoolError
+from renderd.errors import BadInfoFile, BadRecord, SpoolError
 from renderd.format import FORMAT as FORMAT
+from renderd.format.control import MAX_CONTROL_BYTES, HostControl, JobControl
+from renderd.format.done import MAX_RECORD_BYTES, CancelledRecord, DoneRecord
+from renderd.format.host import MAX_HOST_BYTES, HostRecord
 from renderd.format.info import MAX_INFO_BYTES as MAX_INFO_BYTES
 from renderd.format.info import MAX_TIMEOUT as MAX_TIMEOUT
 from renderd.format.info import ChunkInfo as ChunkInfo
 from renderd.format.info import now as now
 from renderd.format.info import relative_path_ok as relative_path_ok
+from renderd.format.manifest import MAX_MANIFEST_BYTES, Manifest
 from renderd.format.names import INFO_RE, NAME, ROTATED_RE
 from renderd.format.names import MAX_PRIORITY as MAX_PRIORITY
 from renderd.format.names import ClaimName as ClaimName
@@ -69,7 +72,11 @@ LOCK_RE = re.compile(rf"^{NAME}\.lock$")
 ASIDE_RE = re.compile(r"^\.unsafe-bad\.[0-9a-f]{8}$")  # a bad/ that was a link, moved aside by repair_layout
 
 log = logging.getLogger(__name__)
+# The daemon's handlers (logsetup) get these lines; `render`, which configures no logging, shows an
+# unreadable record its own way and must not get Python's last-resort stderr line on every read.
+log.addHandler(logging.NullHandler())
 T = TypeVar("T")
+R = TypeVar("R")
 warn_limited = RateLimitedLog(log)
 
 # --------------------------------------------------------------------------- the spool
@@ -77,25 +84,6 @@ warn_limited = RateLimitedLog(log)
 
 def is_spool(path: Path) -> bool:
     return (path / MARKER).is_file()
-
-
-def read_json(path: Path, limit: int = 16 * 1024 * 1024) -> Any:
-    """Read a small JSON file written by renderd; None when it is gone or unreadable."""
-    try:
-        fd = open_regular(path)  # a FIFO planted here must not hang the reader
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            raw = fh.read(limit + 1)
-    except OSError:
-        return None
-    if len(raw) > limit:
-        return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
 
 
 class Spool:
@@ -255,18 +243,17 @@ class Spool:
         tmp = self.root / "tmp" / f"{dest.name[:80]}.{os.getpid()}.{nonce()}.tmp"
         self.io.write_atomic(dest, data, tmp, durable=durable, sync_dir=sync_dir)
 
-    def write_json(self, dest: Path, data: Any, durable: bool = True, sync_dir: bool = False) -> None:
-        self.write_atomic(dest, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode(), durable, sync_dir)
-
-    def read_json(self, path: Path, limit: int = 16 * 1024 * 1024) -> Any:
-        """A small JSON file of the spool; None when it is gone, unreadable, too large or planted."""
+    def read_record(self, path: Path, parse: Callable[[bytes, Path], R], limit: int) -> R | None:
+        """A record through its typed reader (renderd.format); None when it is gone, planted or
+        too large, or fails validation (one warning line, rate-limited: it is met on every poll)."""
         try:
             raw = self.io.read(path, limit)
         except OSError:
             return None
         try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return parse(raw, path)
+        except BadRecord as err:
+            warn_limited.warning(f"bad record in {path.parent.name}", "ignored %s", err)
             return None
 
     def unlink(self, path: Path) -> bool:
@@ -290,27 +277,39 @@ class Spool:
 
     # -- jobs -----------------------------------------------------------------
 
-    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
-        job = manifest["job"]
-        jd = self.job_dir(job)
+    def write_manifest(self, manifest: Manifest) -> None:
+        raw = manifest.to_bytes()  # BadRecord for a job too large to be read back: nothing is written
+        jd = self.job_dir(manifest.job)
         for folder in (jd.parent, jd, jd / "done", jd / "logs"):
             self.io.mkdir(folder)
-        self.write_json(jd / "manifest.json", dict(manifest))
+        self.write_atomic(jd / "manifest.json", raw)
 
-    def read_manifest(self, job: str) -> dict[str, Any] | None:
+    def read_manifest(self, job: str) -> Manifest | None:
+        """The job's manifest; None when it has none or it fails validation (logged)."""
         if not valid_name(job):
             return None
-        data = self.read_json(self.job_dir(job) / "manifest.json")
-        return data if isinstance(data, dict) else None
+        return self.read_record(self.job_dir(job) / "manifest.json", Manifest.from_bytes, MAX_MANIFEST_BYTES)
+
+    def load_manifest(self, job: str) -> Manifest:
+        """The job's manifest, or why not: SpoolError (no such job) or BadRecord (unreadable)."""
+        path = self.job_dir(job) / "manifest.json"
+        try:
+            raw = self.io.read(path, MAX_MANIFEST_BYTES) if valid_name(job) else None
+        except UnsafeEntry as err:
+            raise BadRecord(err.what, path) from None
+        except OSError:
+            raw = None
+        if raw is None:
+            raise SpoolError(f"no job {job!r}", self.root)
+        return Manifest.from_bytes(raw, path)
 
     def list_jobs(self) -> list[str]:
         return sorted(n for n in self.names(self.root / "jobs") if valid_name(n))
 
-    def submit(self, manifest: Mapping[str, Any], chunks: Sequence[ChunkInfo]) -> QueueDir:
+    def submit(self, manifest: Manifest, chunks: Sequence[ChunkInfo]) -> QueueDir:
         """Write the manifest, then all info files into a staging folder renamed into queue/ at once."""
-        job = manifest["job"]
         self.write_manifest(manifest)
-        qdir = QueueDir.build(job, int(manifest["priority"]), int(manifest["submitted_ms"]))
+        qdir = QueueDir.build(manifest.job, manifest.priority, manifest.submitted_ms)
         staging = self.root / "tmp" / f"{qdir.name}.{nonce()}.staging"
         self.io.mkdir(staging, exist_ok=False)
         for info in chunks:
@@ -320,32 +319,23 @@ class Spool:
         self.io.rename(staging, self.root / "queue" / qdir.name, durable=True)
         return qdir
 
-    def control(self, job: str) -> dict[str, Any]:
-        data = self.read_json(self.job_dir(job) / "control.json")
-        return data if isinstance(data, dict) else {}
-
     # -- job control (render cancel / pause / resume / retry / priority / remove) ----
 
     def job_control(self, job: str) -> JobControl:
         """The job's control flags and who wrote them (the file's owner, not a claim in it)."""
         path = self.job_dir(job) / "control.json"
         try:
-            raw, uid = self.io.read_with_owner(path, 64 * 1024)
+            raw, uid = self.io.read_with_owner(path, MAX_CONTROL_BYTES)
         except OSError:
             return JobControl()
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            return JobControl.from_bytes(raw, path, uid=uid)
+        except BadRecord as err:
+            warn_limited.warning("bad job control", "ignored %s", err)
             return JobControl(uid=uid)
-        if not isinstance(data, dict):
-            return JobControl(uid=uid)
-        flags = {k: data.get(k) is True for k in ("paused", "now", "cancelled")}
-        return JobControl(**flags, uid=uid)
 
     def write_control(self, job: str, control: JobControl, by: str) -> None:
-        data = {"format": FORMAT, "paused": control.paused, "now": control.now, "cancelled": control.cancelled,
-                "by": by, "time": round(now(), 3)}
-        self.write_json(self.job_dir(job) / "control.json", data)
+        self.write_atomic(self.job_dir(job) / "control.json", replace(control, by=by, time=round(now(), 3)).to_bytes())
 
     def take_over(self, src: Path, why: str) -> Path | None:
         """Move a file we are about to change to a private name in tmp/: exactly one taker wins."""
@@ -364,25 +354,29 @@ class Spool:
             folder = self.ensure_job_dir(info.job, "cancelled", 0o777)  # the owner's `render cancel` writes here too
         except BadInfoFile as err:  # a planted link: the record goes nowhere outside the spool
             raise UnsafeEntry(err.path or src, err.message) from None
-        self.write_json(folder / f"{info.chunk}.json", {"format": FORMAT, "chunk": info.chunk, "job": info.job,
-                                                        "time": round(now(), 3), "by": by, "info": asdict(info)},
-                        sync_dir=True)
+        record = CancelledRecord(info.chunk, info.job, round(now(), 3), by, info)
+        self.write_atomic(folder / f"{info.chunk}.json", record.to_bytes(), sync_dir=True)
         self.io.unlink(src)
 
-    def cancelled_chunks(self, job: str) -> dict[str, dict[str, Any]]:
-        return self._records(self.job_dir(job) / "cancelled")
+    def cancelled_chunks(self, job: str) -> dict[str, CancelledRecord]:
+        return self._records(self.job_dir(job) / "cancelled", CancelledRecord.from_bytes)
 
     def requeue_record(self, job: str, chunk: str, where: str, old: ChunkState, by: str) -> bool:
         """Bring a done or cancelled chunk back to the queue from the info kept in its record."""
         taken = self.take_over(self.job_dir(job) / where / f"{chunk}.json", "requeue")
         if taken is None:
             return False
-        record = self.read_json(taken, MAX_INFO_BYTES)
+        parse = DoneRecord.from_bytes if where == "done" else CancelledRecord.from_bytes
         try:
-            info = ChunkInfo.from_bytes(json.dumps(record["info"]).encode())
-        except (BadInfoFile, KeyError, TypeError) as err:
+            record = parse(self.io.read(taken, MAX_RECORD_BYTES), taken)
+        except (BadRecord, OSError) as err:
             self.io.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
-            raise BadInfoFile(f"cannot rebuild chunk {chunk} from its record: {err}") from None
+            why = err.message if isinstance(err, BadRecord) else str(err)
+            raise BadInfoFile(f"cannot rebuild chunk {chunk} from its record: {why}") from None
+        info = record.info
+        if info is None:
+            self.io.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
+            raise BadInfoFile(f"cannot rebuild chunk {chunk} from its record: it keeps no info")
         if info.chunk != chunk or info.job != job:
             self.io.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
             raise BadInfoFile(f"the record of {chunk} holds chunk {info.chunk}")
@@ -413,16 +407,12 @@ class Spool:
 
     def set_priority(self, job: str, priority: int) -> None:
         """The queue folder's name holds the priority: rename it (and keep the manifest in step)."""
-        manifest = self.read_manifest(job)
-        if manifest is None:
-            raise SpoolError(f"no job {job!r}", self.root)
-        manifest["priority"] = priority
-        self.write_manifest(manifest)
-        submitted = manifest.get("submitted_ms")
+        manifest = self.load_manifest(job)
+        self.write_manifest(manifest.with_priority(priority))
         for qdir in self.queue_dirs():
             if qdir.job != job or qdir.priority == priority:
                 continue
-            new = QueueDir.build(job, priority, submitted if isinstance(submitted, int) else qdir.submitted_ms)
+            new = QueueDir.build(job, priority, manifest.submitted_ms or qdir.submitted_ms)
             try:
                 self.io.rename(self.root / "queue" / qdir.name, self.root / "queue" / new.name)
             except FileNotFoundError:
@@ -495,12 +485,14 @@ class Spool:
         return sorted(self.root / "events" / n for n in self.names(self.root / "events")
                       if n.endswith(".jsonl") and valid_name(n[:-6]))
 
-    def _records(self, folder: Path) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    def _records(self, folder: Path, parse: Callable[[bytes, Path], R], limit: int = MAX_RECORD_BYTES) -> dict[str, R]:
+        """`<name>.json` records of a folder that pass their reader, by name."""
+        out: dict[str, R] = {}
         for name in self.names(folder):
             if name.endswith(".json") and valid_name(name[:-5]):
-                rec = self.read_json(folder / name, 1024 * 1024)
-                out[name[:-5]] = rec if isinstance(rec, dict) else {}
+                rec = self.read_record(folder / name, parse, limit)
+                if rec is not None:
+                    out[name[:-5]] = rec
         return out
 
     # -- queue ----------------------------------------------------------------
@@ -533,13 +525,9 @@ class Spool:
         existing = self.queue_dir_of(info.job)
         if existing is not None:
             return self.root / "queue" / existing.name
-        manifest = self.read_manifest(info.job) or {}
-        priority = manifest.get("priority", info.priority)
-        submitted = manifest.get("submitted_ms", int(info.created * 1000))
-        if not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
-            priority = info.priority
-        if not isinstance(submitted, int) or not 0 <= submitted < 10**13:  # 13 digits in the folder name
-            submitted = int(info.created * 1000)
+        manifest = self.read_manifest(info.job)
+        priority = info.priority if manifest is None else manifest.priority
+        submitted = int(info.created * 1000) if manifest is None or not manifest.submitted_ms else manifest.submitted_ms
         qdir = QueueDir.build(info.job, priority, submitted)
         path = self.root / "queue" / qdir.name
         self.io.mkdir(path)
@@ -630,18 +618,14 @@ class Spool:
     # -- done -----------------------------------------------------------------
 
     def record_done(self, info: ChunkInfo, record: Mapping[str, Any]) -> None:
+        """Write a done record through its reader (what we write must read back)."""
         done = self.ensure_job_dir(info.job, "done")
         # the info rides along so that `render retry --missing` can run the chunk again
-        self.write_json(done / f"{info.chunk}.json", {**record, "info": info.as_dict()}, sync_dir=True)
+        checked = DoneRecord.from_dict({**record, "info": info.as_dict()})
+        self.write_atomic(done / f"{info.chunk}.json", checked.to_bytes(), sync_dir=True)
 
-    def done_chunks(self, job: str) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        done = self.job_dir(job) / "done"
-        for name in self.names(done):
-            if name.endswith(".json") and valid_name(name[:-5]):
-                rec = self.read_json(done / name, 1024 * 1024)
-                out[name[:-5]] = rec if isinstance(rec, dict) else {}
-        return out
+    def done_chunks(self, job: str) -> dict[str, DoneRecord]:
+        return self._records(self.job_dir(job) / "done", DoneRecord.from_bytes)
 
     # -- claimed / failed / bad listings --------------------------------------
 
@@ -665,12 +649,13 @@ class Spool:
 
     def write_host(self, name: str, record: Mapping[str, Any]) -> None:
         path = self.root / "hosts" / f"{name}.json"
+        raw = HostRecord.from_dict(dict(record), path).to_bytes()  # through its reader: what others read must pass
         try:
-            self.write_json(path, dict(record), durable=False)
+            self.write_atomic(path, raw, durable=False)
         except UnsafeEntry:  # hosts/ or tmp/ swapped for a link while we run: move it aside, once more
             if not self._try_repair():
                 raise
-            self.write_json(path, dict(record), durable=False)
+            self.write_atomic(path, raw, durable=False)
         self.check_layout()
 
     def check_layout(self) -> None:
@@ -694,45 +679,15 @@ class Spool:
         if control is None:
             self.io.unlink(path)
         else:
-            self.write_json(path, {"format": FORMAT, "control": control, "by": by, "time": round(now(), 3)})
+            self.write_atomic(path, HostControl(control, by, round(now(), 3)).to_bytes())
 
-    def hosts(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for fname in self.names(self.root / "hosts"):
-            if fname.endswith(".json") and valid_name(fname[:-5]):
-                rec = self.read_json(self.root / "hosts" / fname, 1024 * 1024)
-                if isinstance(rec, dict):
-                    out[fname[:-5]] = rec
-        return out
+    def host_control(self, name: str) -> HostControl | None:
+        """The owner's standing order for a host; None: none (or one that fails validation, logged)."""
+        return self.read_record(self.host_control_path(name), HostControl.from_bytes, MAX_CONTROL_BYTES)
 
-
-@dataclass(frozen=True)
-class JobControl:
-    """jobs/<job>/control.json: what the owner asked of a job (`uid` is who wrote the file)."""
-
-    paused: bool = False
-    now: bool = False  # pause --now: suspend running chunks too
-    cancelled: bool = False
-    uid: int = -1
-
-    @property
-    def holds(self) -> bool:
-        """No new claims for this job."""
-        return self.paused or self.cancelled
-
-
-HOST_STALE_AFTER = 30.0
-
-
-def host_is_live(record: Mapping[str, Any], at: float | None = None) -> bool:
-    """A host is live while its record was refreshed recently and it did not sign off."""
-    beat = record.get("heartbeat")
-    if not isinstance(beat, (int, float)) or record.get("state") == "offline":
-        return False
-    stale_after = record.get("stale_after", HOST_STALE_AFTER)
-    if not isinstance(stale_after, (int, float)):
-        stale_after = HOST_STALE_AFTER
-    return bool((at if at is not None else now()) - beat < stale_after)
+    def hosts(self) -> dict[str, HostRecord]:
+        """Every host record that passes its reader, by name (a planted one that fails is ignored, logged)."""
+        return self._records(self.root / "hosts", HostRecord.from_bytes, MAX_HOST_BYTES)
 
 
 def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:

@@ -161,12 +161,12 @@ def command(
     except OSError as err:
         raise click.ClickException(cannot_write(err)) from None
     if as_json:
-        out: dict[str, Any] = {"job": manifest["job"], "chunks": chunk_json(infos)}
+        out: dict[str, Any] = {"job": manifest.job, "chunks": chunk_json(infos)}
         terminal.echo(json.dumps(out))
     else:
-        terminal.echo(manifest["job"])
+        terminal.echo(manifest.job)
         verb = "would queue" if dry_run else "queued"
-        terminal.echo(f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s)", err=True)
+        terminal.echo(f"{verb} {len(infos)} chunk(s), {manifest.frames} frame(s)", err=True)
 
 
 def cannot_write(err: OSError) -> str:

@@ -55,7 +55,7 @@ def command(ctx: Context, age: float, host_age: float | None, dry_run: bool, as_
                               "files": {"logs": 0, "events": 0, "bad": 0, "locks": 0, "tmp": 0, "sockets": 0},
                               "bytes": 0}
     farm = snapshot(spool)
-    groups = {str(r["admin_group"]) for r in farm.hosts.values() if isinstance(r.get("admin_group"), str)}
+    groups = {r.admin_group for r in farm.hosts.values() if r.admin_group is not None}
     for view in farm.jobs.values():
         if view.state in ("done", "cancelled") and _last_activity(view) < cutoff:
             owner_uid, _ = job_owner(spool.job_dir(view.job))  # the files' owner, not a uid in them
@@ -115,10 +115,10 @@ def dead_sockets(spool: Spool) -> list[Path]:
 
 
 def _last_activity(view: JobView) -> float:
-    times = [view.manifest.get("created")]
-    times += [r.get("finished") for r in view.done.values()]
-    times += [r.get("time") for r in view.cancelled.values()]
-    return max((t for t in times if isinstance(t, (int, float))), default=0.0)
+    times = [view.manifest.created]
+    times += [r.finished for r in view.done.values() if r.finished is not None]
+    times += [r.time for r in view.cancelled.values() if r.time is not None]
+    return max(times)
 
 
 def _remove_if_old(spool: Spool, path: Path, cutoff: float, kind: str, report: dict[str, Any], dry_run: bool) -> None:

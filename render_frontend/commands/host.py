@@ -20,8 +20,9 @@ from render_frontend.context import Context, pass_ctx
 from render_frontend.exitcodes import UnknownName
 from renderd import protocol
 from renderd.errors import RenderdError
+from renderd.format.names import valid_name
 from renderd.host import default_name
-from renderd.spool import Spool, host_is_live, valid_name
+from renderd.spool import Spool
 
 ORDERS = {"pause": "pause", "drain": "drain", "resume": None}
 ACTIONS = [*ORDERS, "forget"]
@@ -47,7 +48,7 @@ def pick_host(spool: Spool, host: str | None) -> str:
     mine = [n for n in local_daemons(spool) if n in known]
     if not mine:
         here = socket.gethostname()
-        mine = sorted(n for n, rec in known.items() if rec.get("hostname") == here and host_is_live(rec))
+        mine = sorted(n for n, rec in known.items() if rec.hostname == here and rec.is_live())
     if not mine and default_name() in known:
         mine = [default_name()]
     if len(mine) != 1:

@@ -24,10 +24,10 @@ def command(ctx: Context, job: str, priority: int, as_json: bool) -> None:
     """Set JOB's priority to PRIORITY (0-999, higher runs first)."""
     spool = ctx.spool()
     with one_line():
-        before = spool.read_manifest(job) or {}
+        before = spool.read_manifest(job)
         said = jobactions.set_priority(spool, job, priority)
     terminal.echo(said, err=True)
     if as_json:
-        old = before.get("priority")
+        old = None if before is None else before.priority
         terminal.echo(json.dumps({"job": job, "action": "priority", "before": old, "after": priority,
                                   "changed": old != priority, "messages": [said]}))

@@ -31,8 +31,11 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
     except NoSuchJob as err:
         raise UnknownJob(str(err)) from None
     if as_json:
-        terminal.echo(json.dumps({"jobs": out}))
+        unreadable = [{"job": j, "reason": why} for j, why in sorted(farm.unreadable.items())]
+        terminal.echo(json.dumps({"jobs": out} | ({"unreadable": unreadable} if unreadable else {})))
         return
+    for name, why in sorted(farm.unreadable.items()):  # one line each (e.g. a planted manifest), then the table
+        terminal.echo(f"{name}: unreadable, left out ({why})", err=True)
     views = sorted(farm.jobs.values(), key=created)
     missing = {entry["job"]: entry["missing_frames"] for entry in out} if list_frames else {}
     if not views:
@@ -50,7 +53,7 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
         if list_frames:
             terminal.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
-            terminal.echo(f"  ! no live daemon may run this job's {terminal.visible(v.manifest.get('kind'))} chunks")
+            terminal.echo(f"  ! no live daemon may run this job's {terminal.visible(v.manifest.kind)} chunks")
 
 
 SHOWN_REASONS = 3

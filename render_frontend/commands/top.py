@@ -54,17 +54,12 @@ def command(ctx: Context, interval: float, once: bool) -> None:
 
 def job_progress(view: JobView, farm: Farm) -> tuple[float, int, int]:
     """(fraction, frames done, frames total): done frames plus the running chunks' live progress."""
-    total = view.manifest.get("frames")
-    total = total if isinstance(total, int) and total > 0 else 0
+    total = view.manifest.frames
     done = float(view.frames_done())
     for rec in farm.live_hosts().values():
-        for entry in rec.get("chunks") or []:
-            progress = entry.get("progress") if isinstance(entry, dict) else None
-            if isinstance(progress, dict) and entry.get("job") == view.job:
-                fraction = progress.get("progress")
-                frames = progress.get("frames_total")
-                if isinstance(fraction, (int, float)) and isinstance(frames, int):
-                    done += fraction * frames
+        for entry in rec.chunks:
+            if entry.job == view.job and entry.fraction is not None and entry.frames_total is not None:
+                done += entry.fraction * entry.frames_total
     return (min(1.0, done / total) if total else 0.0), view.frames_done(), total
 
 
@@ -78,21 +73,18 @@ def _eta(seconds: Any) -> str:
 def _host_rows(farm: Farm) -> Iterator[tuple[str, str, str, str]]:
     for name, rec in sorted(farm.hosts.items()):
         live = name in farm.live_hosts()
-        load = rec.get("load") or ["?"]
+        load = str(rec.load[0]) if rec.load else "?"
         chunks = []
-        for entry in rec.get("chunks") or []:
-            if isinstance(entry, dict):
-                progress = entry.get("progress") if isinstance(entry.get("progress"), dict) else {}
-                pct = progress.get("progress") if progress else None
-                pct_text = f" {100 * pct:.0f}%" if isinstance(pct, (int, float)) else ""
-                chunks.append(f"{entry.get('chunk')}{pct_text}")
-        yield name, str(rec.get("state")) if live else "offline", str(load[0]), ", ".join(chunks) or "-"
+        for entry in rec.chunks:
+            pct_text = "" if entry.fraction is None else f" {100 * entry.fraction:.0f}%"
+            chunks.append(f"{entry.chunk}{pct_text}")
+        yield name, rec.state if live else "offline", load, ", ".join(chunks) or "-"
 
 
 def plain_lines(farm: Farm) -> list[str]:
     """The overview as plain text lines."""
     lines = [f"{'JOB':32} {'STATE':10} {'PROGRESS':>8} {'FRAMES':>11} {'Q/R/D/F':>13} {'ETA':>7}"]
-    for view in sorted(farm.jobs.values(), key=lambda v: v.manifest.get("created", 0)):
+    for view in sorted(farm.jobs.values(), key=lambda v: v.manifest.created):
         fraction, done, total = job_progress(view, farm)
         counts = f"{len(view.queued)}/{len(view.running)}/{len(view.done)}/{len(view.failed)}"
         eta = _eta(view.timing(farm.taken_at)["eta"])
@@ -121,7 +113,7 @@ def _screen(spool: Spool) -> Group:
     jobs = Table(title=_cell(f"renderd — {spool.root}"), expand=True, title_justify="left")
     for column in ("job", "state", "progress", "frames", "queued", "running", "done", "failed", "ETA"):
         jobs.add_column(column, no_wrap=True, ratio=3 if column == "progress" else None)
-    for view in sorted(farm.jobs.values(), key=lambda v: v.manifest.get("created", 0)):
+    for view in sorted(farm.jobs.values(), key=lambda v: v.manifest.created):
         fraction, done, total = job_progress(view, farm)
         jobs.add_row(_cell(view.job), _cell(view.state), ProgressBar(total=1.0, completed=fraction),
                      _cell(f"{done}/{total}"), _cell(len(view.queued)), _cell(len(view.running)),

@@ -40,13 +40,13 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
     while True:
         farm = snapshot(spool, job)
         view = farm.jobs.get(job)
+        if job in farm.unreadable:  # e.g. a manifest that lists no chunks: nothing to judge success by
+            line.clear()
+            raise UnknownJob(f"job {job!r} is unreadable: {farm.unreadable[job]}")
         if view is None:
             line.clear()
             raise UnknownJob(f"no job {job!r} in {spool.root}")
         if not view.active:
-            if view.total == 0:  # `render add` never writes an empty chunk list: nothing to judge success by
-                line.clear()
-                raise click.ClickException(f"the manifest of job {job!r} lists no chunks (damaged?)")
             missing = view.total - len(view.done)
             if 0 < missing and missing > len(view.failed) + len(view.bad) + len(view.cancelled) and not looked_again:
                 # A chunk in no state was moving while the folders were read (done/ read just before
@@ -59,7 +59,7 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
         if view.queued and not view.running and not warned and not who_can_run(farm, view):
             line.clear()
             terminal.echo(
-                f"{job}: no live daemon may run its {view.manifest.get('kind')} chunks "
+                f"{job}: no live daemon may run its {view.manifest.kind} chunks "
                 "(command chunks need a renderd started with --allow-commands); still waiting",
                 err=True,
             )
@@ -73,11 +73,10 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
 
 def progress(view: JobView) -> str:
     """`shot-1a2b: frames 12/40, chunks 3/8 done, 2 running, ETA 1m30s`"""
-    total = view.manifest.get("frames")
     t = view.timing()
     eta = t["eta"]
     eta_text = f", ETA {int(eta) // 60}m{int(eta) % 60:02d}s" if isinstance(eta, (int, float)) else ""
-    return (f"{view.job}: frames {view.frames_done()}/{total if isinstance(total, int) else '?'}, "
+    return (f"{view.job}: frames {view.frames_done()}/{view.manifest.frames}, "
             f"chunks {len(view.done)}/{view.total} done, {len(view.running)} running{eta_text}")
 
 
@@ -106,7 +105,7 @@ def result_json(spool: Spool, view: JobView, outcome: str, code: int) -> dict[st
         entry: dict[str, Any] = {"chunk": chunk, "frames": [frames[0], frames[-1]] if frames else []}
         if chunk in view.done:
             rec = view.done[chunk]
-            entry.update(state="done", host=rec.get("host"), seconds=rec.get("seconds"))
+            entry.update(state="done", host=rec.host or None, seconds=rec.seconds)
         elif chunk in view.failed:
             entry.update(state="failed", reason=reasons.get(chunk) or None)
         elif chunk in view.cancelled:

@@ -76,8 +76,8 @@ def _command(settings: Settings, f: Fields, dry_run: bool) -> tuple[int, dict[st
     manifest, infos = submit(settings.spool, spec, dry_run=dry_run)
     verb = "would queue" if dry_run else "queued"
     return (200 if dry_run else 201), {
-        "job": manifest["job"], "chunks": chunk_json(infos), "dry_run": dry_run,
-        "message": f"{verb} {len(infos)} chunk(s), {manifest['frames']} frame(s)", "warnings": [],
+        "job": manifest.job, "chunks": chunk_json(infos), "dry_run": dry_run,
+        "message": f"{verb} {len(infos)} chunk(s), {manifest.frames} frame(s)", "warnings": [],
     }
 
 

@@ -39,7 +39,7 @@ def chunk_details(spool: Spool, view: JobView) -> list[dict[str, Any]]:
             entry.update(state="running", host=view.running[chunk])
         elif chunk in view.done:
             rec = view.done[chunk]
-            entry.update(state="done", host=_text(rec.get("host")), seconds=_number(rec.get("seconds")))
+            entry.update(state="done", host=rec.host or None, seconds=rec.seconds)
         elif chunk in failed:
             entry.update(state="failed", reason=spool.failed_reason(chunk) or None)
         elif chunk in bad:
@@ -63,10 +63,3 @@ def job_json(spool: Spool, job: str) -> dict[str, Any]:
     entry["chunk_list"] = chunk_details(spool, view)
     return entry
 
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

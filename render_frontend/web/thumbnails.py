@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from render_frontend.farm import JobView
 from renderd.errors import RenderdError
-from renderd.spool import Spool, open_regular, relative_path_ok
+from renderd.spool import Spool, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,9 @@ def frame_file(spool: Spool, view: JobView, frame: int) -> Path:
         rec = view.done.get(chunk)
         if rec is None:
             raise NoFrame(f"frame {frame} of {view.job} is not rendered yet")
-        saved = [p for p in rec.get("saved") or [] if isinstance(p, str) and p and "\0" not in p]
-        info = rec.get("info")
-        cwd = info.get("cwd") if isinstance(info, dict) else None
-        base = Path(cwd) if isinstance(cwd, str) and cwd.startswith("/") else spool.root / (
-            cwd if isinstance(cwd, str) and cwd and relative_path_ok(cwd) else "")
+        saved = [p for p in rec.saved if p]  # strings without NUL (the done record's reader)
+        cwd = rec.info.cwd if rec.info is not None else ""  # absolute, or relative without `..` (its reader)
+        base = Path(cwd) if cwd.startswith("/") else spool.root / cwd
         by_number = [p for p in saved if (m := DIGITS_RE.search(Path(p).stem)) and int(m[1]) == frame]
         if by_number:
             return base / by_number[-1]

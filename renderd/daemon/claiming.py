@@ -12,14 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from renderd import claim
 from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.errors import BadInfoFile
+from renderd.format.host import HostRecord
+from renderd.format.info import ChunkInfo
+from renderd.format.manifest import Manifest
+from renderd.format.names import QueueDir
 from renderd.kinds import Capabilities, kind_of
 from renderd.ratelog import RateLimitedLog
-from renderd.spool import ChunkInfo, QueueDir, host_is_live
 
 warn = RateLimitedLog(log)
 quarantine_log = RateLimitedLog(log, burst=50)  # one line per file; a flood of them is summed up
@@ -38,13 +40,12 @@ class Choice:
     reason: str | None = None
 
 
-def capabilities_of(record: Mapping[str, Any]) -> Capabilities:
-    """What another daemon may run, from its host record (hostile input like any spool file: check types)."""
-    version = record.get("blender_version")
+def capabilities_of(record: HostRecord) -> Capabilities:
+    """What another daemon may run, from its host record (checked by its reader)."""
     return Capabilities(
-        allow_commands=record.get("allow_commands") is True,
-        allow_scripts=record.get("allow_scripts") is True,
-        blender_version=version if isinstance(version, str) else None,
+        allow_commands=record.allow_commands,
+        allow_scripts=record.allow_scripts,
+        blender_version=record.blender_version,
     )
 
 
@@ -64,7 +65,7 @@ def last_failure_here(info: ChunkInfo, me: str) -> float | None:
 
 
 def prefer_others(
-    info: ChunkInfo, me: str, hosts: Mapping[str, Mapping[str, Any]], now: float | None = None, window: float = 120.0
+    info: ChunkInfo, me: str, hosts: Mapping[str, HostRecord], now: float | None = None, window: float = 120.0
 ) -> str | None:
     """A chunk that failed here waits while a live host that has not failed it and may run it exists,
     for at most `window` seconds after its last failure here.
@@ -80,7 +81,7 @@ def prefer_others(
         return None
     kind = kind_of(info)
     for name, rec in hosts.items():
-        if name == me or name in info.failed_hosts or not host_is_live(rec):
+        if name == me or name in info.failed_hosts or not rec.is_live():
             continue
         if kind is not None and kind.refuse(info, capabilities_of(rec)) is not None:
             continue  # e.g. a host without --allow-commands: waiting for it would wait for ever
@@ -88,7 +89,7 @@ def prefer_others(
     return None
 
 
-def differs_from_manifest(info: ChunkInfo, manifest: Mapping[str, Any] | None) -> str | None:
+def differs_from_manifest(info: ChunkInfo, manifest: Manifest | None) -> str | None:
     """Why a chunk is not what its job's owner submitted (None: it agrees, or there is no manifest).
 
     The manifest is the owner's word on the job (written by `render add`); an info file is one
@@ -97,16 +98,15 @@ def differs_from_manifest(info: ChunkInfo, manifest: Mapping[str, Any] | None) -
     chunk agrees with the manifest, so one planted chunk cannot make daemons leave the job."""
     if manifest is None:
         return None
-    kind = manifest.get("kind")
-    if isinstance(kind, str) and info.kind != kind:
-        return f"is a {info.kind!r} chunk in a {kind!r} job (its manifest says so)"
-    blend = manifest.get("blend")
-    if info.kind == "blender" and isinstance(blend, Mapping):
+    if info.kind != manifest.kind:
+        return f"is a {info.kind!r} chunk in a {manifest.kind!r} job (its manifest says so)"
+    blend = manifest.blend
+    if info.kind == "blender" and blend is not None:
         fields = info.blender or {}
-        if fields.get("trust_scripts") is True and blend.get("trust_scripts") is not True:
+        if fields.get("trust_scripts") is True and not blend.trust_scripts:
             return "asks to run the .blend's scripts; its job's manifest does not"
-        want = blend.get("version")
-        if isinstance(want, list) and fields.get("version") is not None and list(fields["version"]) != want:
+        want = None if blend.version is None else list(blend.version)
+        if want is not None and fields.get("version") is not None and list(fields["version"]) != want:
             return f"says the .blend was saved by Blender {fields['version']!r}; its job's manifest says {want!r}"
     return None
 
@@ -116,8 +116,8 @@ def choose(
     folder_job: str,
     caps: Capabilities,
     me: str,
-    hosts: Mapping[str, Mapping[str, Any]] | None,
-    manifest: Mapping[str, Any] | None = None,
+    hosts: Mapping[str, HostRecord] | None,
+    manifest: Manifest | None = None,
     prefer_window: float = 120.0,
 ) -> Choice:
     """What to do with one queued chunk; `hosts` is read only when the chunk failed here before."""
@@ -202,14 +202,11 @@ class ClaimingMixin(DaemonState):
             self.deferred.pop(chunk, None)
             self._start(taken)
 
-    def _manifest(self, qdir: QueueDir) -> Mapping[str, Any] | None:
-        """The job's manifest, read once per queue folder (a new priority is a new folder)."""
+    def _manifest(self, qdir: QueueDir) -> Manifest | None:
+        """The job's manifest, read once per queue folder (a new priority is a new folder); None when
+        it has none or it fails validation (logged by the spool: a hostile manifest stops nothing)."""
         if qdir.name not in self.manifests:
-            try:
-                self.manifests[qdir.name] = self.spool.read_manifest(qdir.job)
-            except (RecursionError, ValueError) as err:  # hostile JSON must not stop the claiming of other jobs
-                log.warning("cannot read the manifest of job %s: %s", qdir.job, type(err).__name__)
-                self.manifests[qdir.name] = None
+            self.manifests[qdir.name] = self.spool.read_manifest(qdir.job)
         return self.manifests[qdir.name]
 
     def _quarantine_linked(self, qdir: QueueDir) -> None:

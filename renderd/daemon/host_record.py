@@ -7,20 +7,18 @@ heartbeat and whenever the state changes, so a change shows at once.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import socket
 import stat
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from renderd import claim, host, spoolio
 from renderd.daemon.state import DaemonState, log
-from renderd.spool import host_is_live
+from renderd.errors import BadRecord
+from renderd.format.host import HostRecord
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 RECORD_LIMIT = 1024 * 1024
@@ -39,7 +37,7 @@ def boot_id(path: str = BOOT_ID_PATH) -> str | None:
 class OwnedRecord:
     """A host record as read from hosts/, with the uid that owns its file (who wrote it)."""
 
-    data: Mapping[str, Any]
+    data: HostRecord
     uid: int
 
 
@@ -61,10 +59,10 @@ def read_own_record(path: Path) -> OwnedRecord | None:
     if len(raw) > RECORD_LIMIT:
         return None
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+        return OwnedRecord(HostRecord.from_bytes(raw, path), st.st_uid)
+    except BadRecord as err:
+        log.warning("ignoring %s", err)
         return None
-    return OwnedRecord(data, st.st_uid) if isinstance(data, dict) else None
 
 
 def name_conflict(
@@ -84,17 +82,16 @@ def name_conflict(
             f"ignoring hosts/{me}.json: written by uid {record.uid}, not by this daemon's user (uid {uid}) or root"
         )
     rec = record.data
-    if not host_is_live(rec):
+    if not rec.is_live():
         return None, None
-    other_pid = rec.get("pid")
-    if rec.get("hostname") == hostname:
-        other_boot = rec.get("boot_id")
-        if isinstance(other_boot, str) and boot is not None and other_boot != boot:
+    other_pid = rec.pid
+    if rec.hostname == hostname:
+        if rec.boot_id is not None and boot is not None and rec.boot_id != boot:
             return None, None  # written before this machine last booted: its pid is gone
-        if isinstance(other_pid, int) and (other_pid == pid or not claim.pid_alive(other_pid)):
+        if other_pid is not None and (other_pid == pid or not claim.pid_alive(other_pid)):
             return None, None
     return (
-        f"renderd: the name {me!r} is in use by pid {other_pid} on {rec.get('hostname')}; "
+        f"renderd: the name {me!r} is in use by pid {other_pid} on {rec.hostname}; "
         "give this daemon another --name"
     ), None
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from renderd.access import job_owner, may_change_job
+from renderd.format.control import JobControl
 from renderd.jobcancel import cancel_queued
 from renderd.runner import Run, Runner
-from renderd.spool import JobControl, Spool
+from renderd.spool import Spool
 
 log = logging.getLogger(__name__)
 

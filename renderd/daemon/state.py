@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from renderd import sdnotify
 from renderd.claim import Claim
 from renderd.daemon.config import DaemonConfig
 from renderd.daemon.jobguard import JobGuard
+from renderd.format.manifest import Manifest
 from renderd.kinds import Capabilities
 from renderd.pilot import ExitRule
 from renderd.policy import HostPolicy
@@ -69,7 +70,7 @@ class DaemonState(_Parts):
     stopping: bool = False
     deferred: dict[str, Deferred] = field(default_factory=dict)
     job_refusals: dict[str, str | None] = field(default_factory=dict)  # queue folder -> why we leave the job
-    manifests: dict[str, Mapping[str, Any] | None] = field(default_factory=dict)  # queue folder -> its manifest
+    manifests: dict[str, Manifest | None] = field(default_factory=dict)  # queue folder -> its manifest
     rescan: bool = True
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify

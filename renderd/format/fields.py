@@ -42,11 +42,15 @@ class Fields:
             raise self.fail(f"missing field {key!r}")
         return default
 
+    def absent(self, key: str, default: Any) -> bool:
+        """Missing, or null where the default is None (an optional field its writer had no value for)."""
+        return key not in self.data or (default is None and self.data[key] is None)
+
     def raw(self, key: str, default: Any = ...) -> Any:
         return self.data[key] if key in self.data else self.missing(key, default)
 
     def integer(self, key: str, default: Any = ..., lo: int = 0, hi: int = MAX_INT) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
@@ -55,7 +59,7 @@ class Fields:
 
     def number(self, key: str, default: Any = ..., lo: float = 0.0, hi: float = MAX_TIME) -> Any:
         """An int or float in [lo, hi], as a float (None stays None when it is the default)."""
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
@@ -72,7 +76,7 @@ class Fields:
         return self.number(key, default, 0.0, MAX_TIME)
 
     def boolean(self, key: str, default: Any = ...) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, bool):
@@ -80,7 +84,7 @@ class Fields:
         return value
 
     def text(self, key: str, default: Any = ..., max_len: int = MAX_STR) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, str) or not text_ok(value, max_len):
@@ -94,7 +98,7 @@ class Fields:
         return value
 
     def name(self, key: str, default: Any = ...) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, str) or not valid_name(value):
@@ -102,7 +106,7 @@ class Fields:
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: Any = ...) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if value not in choices:
@@ -110,7 +114,7 @@ class Fields:
         return value
 
     def items(self, key: str, default: Any = ..., max_len: int = 4096) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, list) or len(value) > max_len:
@@ -118,7 +122,7 @@ class Fields:
         return value
 
     def texts(self, key: str, default: Any = ..., max_len: int = 4096, item_len: int = MAX_STR) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.items(key, ..., max_len)
         if not all(isinstance(v, str) and text_ok(v, item_len) for v in value):
@@ -126,7 +130,7 @@ class Fields:
         return list(value)
 
     def obj(self, key: str, default: Any = ...) -> Any:
-        if key not in self.data:
+        if self.absent(key, default):
             return self.missing(key, default)
         value = self.data[key]
         if not isinstance(value, dict):

@@ -22,10 +22,10 @@ MAX_HOST_BYTES = 1024 * 1024
 HOST_STALE_AFTER = 30.0
 MAX_SLOTS = 1024
 MAX_LOAD = 1e6
-KNOWN = frozenset({"format", "name", "hostname", "pid", "cpus", "load", "mem_total", "mem_free", "swap_total",
-                   "swap_free", "state", "chunks", "version", "heartbeat", "started", "stale_after", "slots",
-                   "allow_commands", "allow_scripts", "blender_version", "when", "queued_seen", "admin_group",
-                   "control", "policy", "owner_idle", "idle_after", "schedule"})
+KNOWN = ("format", "name", "hostname", "pid", "cpus", "load", "mem_total", "mem_free", "swap_total", "swap_free",
+         "state", "chunks", "version", "heartbeat", "started", "stale_after", "slots", "allow_commands",
+         "allow_scripts", "blender_version", "when", "queued_seen", "admin_group", "control", "policy",
+         "owner_idle", "idle_after", "schedule", "boot_id", "instance")  # in the order the daemon writes them
 PROGRESS_SCALARS = (int, float, str, bool, type(None))
 
 
@@ -42,6 +42,17 @@ class HostChunk:
     suspended: bool = False
     progress: dict[str, Any] | None = None  # the render's own progress (frames saved, ...): flat, small
 
+    @property
+    def fraction(self) -> float | None:
+        """How far the render is (0-1), if it told."""
+        value = (self.progress or {}).get("progress")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    @property
+    def frames_total(self) -> int | None:
+        value = (self.progress or {}).get("frames_total")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     def as_dict(self) -> dict[str, Any]:
         return {"chunk": self.chunk, "job": self.job, "start": self.start, "end": self.end, "started": self.started,
                 "pid": self.pid, "suspended": self.suspended, "progress": self.progress}
@@ -55,7 +66,7 @@ class HostRecord:
     hostname: str = ""
     pid: int | None = None
     cpus: int | None = None
-    load: tuple[float, float, float] | None = None
+    load: tuple[float, ...] | None = None  # the 1, 5 and 15 minute load averages
     mem_total: int | None = None
     mem_free: int | None = None
     swap_total: int | None = None
@@ -76,6 +87,8 @@ class HostRecord:
     owner_idle: float | None = None
     idle_after: float | None = None
     schedule: str | None = None
+    boot_id: str | None = None  # this boot of the machine (a pid from an earlier boot names nothing alive)
+    instance: str | None = None  # this start of the daemon
     rest: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
 
@@ -86,11 +99,12 @@ class HostRecord:
         return (at if at is not None else time.time()) - self.heartbeat < self.stale_after
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": self.format}
-        for key in KNOWN - {"format", "chunks", "load"}:
-            out[key] = getattr(self, key)
+        out: dict[str, Any] = {key: getattr(self, key) for key in KNOWN}
         out["load"] = None if self.load is None else list(self.load)
         out["chunks"] = [c.as_dict() for c in self.chunks]
+        for late in ("boot_id", "instance"):  # added after format 1 shipped: absent when unknown
+            if out[late] is None:
+                del out[late]
         return out | self.rest
 
     def to_bytes(self) -> bytes:
@@ -104,17 +118,17 @@ class HostRecord:
         if path is not None and Path(path).name.endswith(".json") and Path(path).name != f"{name}.json":
             raise f.fail(f"names host {name!r}, not the one its file name says")
         load = f.items("load", None, 3)
-        if load is not None and not (len(load) == 3 and all(
+        if load is not None and not (load and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_LOAD for v in load)):
-            raise f.fail("field 'load' must be three load averages")
+            raise f.fail("field 'load' must be one to three load averages")
         raw_chunks = f.items("chunks", [], MAX_SLOTS)
         if not all(isinstance(c, dict) for c in raw_chunks):
             raise f.fail("field 'chunks' must be a list of objects")
         sizes = {k: f.integer(k, None, 0, MAX_INT) for k in ("mem_total", "mem_free", "swap_total", "swap_free")}
         return cls(
-            name=name, heartbeat=f.optional_number("heartbeat"), state=f.text("state", "offline", 32),
+            name=name, heartbeat=f.optional_number("heartbeat"), state=f.text("state", "offline", 64),
             hostname=f.text("hostname", "", 256), pid=f.integer("pid", None, 0, MAX_PID),
-            cpus=f.integer("cpus", None, 0, 1 << 16), load=None if load is None else (load[0], load[1], load[2]),
+            cpus=f.integer("cpus", None, 0, 1 << 16), load=None if load is None else tuple(map(float, load)),
             chunks=tuple(_chunk(Fields(c, path, "host record chunk")) for c in raw_chunks),
             version=f.text("version", "", 64), started=f.optional_number("started"),
             stale_after=f.number("stale_after", HOST_STALE_AFTER, 0.0, 86400.0),
@@ -124,6 +138,7 @@ class HostRecord:
             admin_group=f.optional_text("admin_group", 256), control=f.optional_text("control", 32),
             policy=f.optional_text("policy", 1024), owner_idle=f.optional_number("owner_idle"),
             idle_after=f.optional_number("idle_after"), schedule=f.optional_text("schedule", 1024),
+            boot_id=f.optional_text("boot_id", 64), instance=f.optional_text("instance", 64),
             rest={k: v for k, v in data.items() if k not in KNOWN}, format=fmt, **sizes,
         )
 
@@ -133,11 +148,11 @@ class HostRecord:
 
 
 def _chunk(f: Fields) -> HostChunk:
-    progress = f.obj("progress", None) if f.data.get("progress") is not None else None
+    progress = f.obj("progress", None)
     if progress is not None and (len(progress) > 64 or not all(
             isinstance(v, PROGRESS_SCALARS) and (not isinstance(v, str) or len(v) <= 1024) for v in progress.values())):
         raise f.fail("field 'progress' must be a small flat object")
     return HostChunk(chunk=f.name("chunk"), job=f.name("job"), start=f.integer("start", 0, -(10**9), 10**9),
                      end=f.integer("end", 0, -(10**9), 10**9), started=f.optional_number("started"),
-                     pid=f.integer("pid", None, 0, MAX_PID) if f.data.get("pid") is not None else None,
+                     pid=f.integer("pid", None, 0, MAX_PID),
                      suspended=f.boolean("suspended", False), progress=progress)

@@ -120,7 +120,7 @@ class Manifest:
             raise f.fail("lists no chunks")
         chunks = tuple(_chunk(Fields(c, path, "manifest chunk"), job) if isinstance(c, dict) else _not_chunk(f)
                        for c in raw_chunks)
-        blend = _blend(f.sub("blend", "blend")) if data.get("blend") is not None else None
+        blend = None if f.absent("blend", None) else _blend(f.sub("blend", "blend"))
         if kind == "blender" and blend is None:
             raise f.fail("a blender job needs its 'blend' fields")
         rest = {k: v for k, v in data.items() if k not in KNOWN}

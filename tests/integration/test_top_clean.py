@@ -107,7 +107,8 @@ def test_hosts_and_top_show_a_running_chunks_progress_from_the_host_record(spool
     job = add_job(spool, "1-10", ["python3", FAKEPROG, str(markers), "c"], "--chunk", "10")
     chunk = job["chunks"][0]["chunk"]
     progress = {"progress": 0.35, "frames_done": 3, "frames_total": 10, "frame": 4}
-    Spool.open(spool).write_host("a", {"name": "a", "state": "busy", "heartbeat": time.time(), "load": [0.5],
+    Spool.open(spool).write_host("a", {"format": 1, "name": "a", "state": "busy", "heartbeat": time.time(),
+                                       "load": [0.5],
                                        "chunks": [{"chunk": chunk, "job": job["job"], "progress": progress}]})
     assert f"{chunk} 35%" in render(spool, "hosts").stdout
     (row,) = [line for line in render(spool, "top").stdout.splitlines() if line.startswith(job["job"])]

@@ -38,14 +38,15 @@ def plant(spool: Path) -> None:
     record = {
         "format": 1, "name": "evil", "hostname": f"ws{TITLE}", "pid": 1, "cpus": 2, "load": [0.5, 0.1, 0.0],
         "mem_total": 1, "mem_free": 1, "swap_total": 0, "swap_free": 0, "state": f"idle{CLIPBOARD}",
-        "chunks": [{"chunk": f"c{CLIPBOARD}", "job": f"j{TITLE}"}], "version": f"0.1{CSI}",
+        # ids must be safe names (the format's readers refuse a record or line with others): text fields carry it
+        "chunks": [{"chunk": "j-1", "job": "j"}], "version": f"0.1{CSI}",
         "heartbeat": now, "started": now, "slots": 1,
     }
     (spool / "hosts" / "evil.json").write_text(json.dumps(record))
     head = {"v": 1, "type": "event", "time": now}
     events = [
-        {**head, "host": f"evil{TITLE}", "event": "daemon-started", "pid": 1, "slots": f"1{CLIPBOARD}"},
-        {**head, "host": "evil", "event": "chunk-failed", "chunk": f"c{CLIPBOARD}", "reason": f"x{TITLE}{CSI}"},
+        {**head, "host": "evil", "event": "daemon-started", "pid": 1, "slots": f"1{CLIPBOARD}"},
+        {**head, "host": "evil", "event": "chunk-failed", "chunk": "c-1", "reason": f"x{TITLE}{CSI}"},
         {**head, "host": "evil", "event": f"odd{CLIPBOARD}", "chunk": "x"},
         {**head, "host": "evil", "event": "chunk-requeued", "chunk": "y", "reason": f"z\n{FORGED}"},
     ]
@@ -90,7 +91,7 @@ def test_top_live_screen_shows_markup_and_escapes_as_text(spool: Path) -> None:
     """The live screen writes its own escape codes, but none of the planted ones; `[bold]` stays text."""
     plant(spool)
     record = json.loads((spool / "hosts" / "evil.json").read_text())
-    record["chunks"] = [{"chunk": "[bold]boom[/bold]", "job": "j"}]
+    record["state"] = f"[bold]boom[/bold]{CLIPBOARD}"  # chunk ids must be safe names: a text field carries it
     (spool / "hosts" / "evil.json").write_text(json.dumps(record))
     master, slave = pty.openpty()
     env = dict(os.environ, RENDERD_SPOOL=str(spool), TERM="xterm", COLUMNS="200", LINES="40")

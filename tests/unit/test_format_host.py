@@ -30,7 +30,7 @@ def test_any_value_in_any_field_is_a_host_record_or_our_error(key: str, value: A
 
 @pytest.mark.parametrize(("over", "words"), [
     ({"load": 5}, "'load' must be a list"),
-    ({"load": [1, "x", 2]}, "three load averages"),
+    ({"load": [1, "x", 2]}, "one to three load averages"),
     ({"heartbeat": 1e300}, "'heartbeat' must be a number"),
     ({"heartbeat": "now"}, "'heartbeat' must be a number"),
     ({"chunks": "abc"}, "'chunks' must be a list"),
