@@ -314,7 +314,7 @@ class Spool:
         self.io.mkdir(staging, exist_ok=False)
         for info in chunks:
             info.note("queued")
-            self.io.write_new(staging / f"{info.chunk}.info", info.to_bytes())
+        self.io.write_files(staging, ((f"{info.chunk}.info", info.to_bytes()) for info in chunks))
         self.io.fsync_folder(staging)
         self.io.rename(staging, self.root / "queue" / qdir.name, durable=True)
         return qdir

@@ -31,7 +31,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,6 +244,18 @@ class SpoolIO:
             _write_all(fd, data)
         finally:
             os.close(fd)
+
+    def write_files(self, folder: Path | str, files: Iterable[tuple[str, bytes]], mode: int = 0o644) -> None:
+        """Create many new files in one folder, walked once (a 100 000-chunk job's info files)."""
+        with self._folder(self.parts(folder), folder) as dfd:
+            for name, data in files:
+                if "/" in name or name in ("", ".", ".."):
+                    raise UnsafeEntry(name, "is not a plain file name")
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE, mode, dir_fd=dfd)
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
 
     def write_atomic(self, dest: Path | str, data: bytes, staging: Path | str, durable: bool = True,
                      sync_dir: bool = False) -> None:
