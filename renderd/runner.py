@@ -34,6 +34,7 @@ class Run:
     suspended: bool = False
     stop_reason: str | None = None  # timeout / lost / shutdown / cancel / preempt
     stop_sent: bool = False
+    forked: int | None = None  # the launcher's pid as the spawner reported it (before `started`)
     launcher_gone_at: float | None = None  # when we first saw the launcher dead without its `exited`
 
     @property
@@ -56,14 +57,27 @@ class Runner:
             req["spool"] = str(self.spool_root)
         self.spawner.spawn(req)
 
+    def forked(self, run: Run, launcher: int) -> None:
+        """The spawner forked the run's launcher: watch it (pidfd) before it reports `started`."""
+        run.forked = launcher
+        if run.pidfd is None:
+            self._watch(run, launcher)
+
     def started(self, run: Run, launcher: int, program: int) -> None:
         run.launcher, run.program = launcher, program
+        if run.pidfd is None:
+            self._watch(run, launcher)
+        if run.stop_reason is not None:
+            self._signal_launcher(run)
+
+    def _watch(self, run: Run, launcher: int) -> None:
         try:
             run.pidfd = os.pidfd_open(launcher)
         except OSError:
-            run.pidfd = None  # already gone: its `exited` message follows
-        if run.stop_reason is not None:
-            self._signal_launcher(run)
+            # Gone already.  A launcher writes `exited` before it exits, and the messages are read
+            # in order, so a run still here has lost its launcher: the daemon ends it soon.
+            run.pidfd = None
+            run.launcher_gone_at = time.monotonic()
 
     def stop(self, run: Run, reason: str) -> None:
         """Ask the launcher to stop the program (SIGTERM, SIGKILL after the grace period)."""

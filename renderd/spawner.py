@@ -5,10 +5,11 @@ safe when the child execs at once, so it cannot set priorities or death signals 
 The spawner is started once, before those threads, imports what the launchers need, and
 forks them cheaply (about a millisecond, against ~15 ms to start a fresh Python).
 
-Protocol: the daemon writes one JSON request per line on the spawner's stdin; launchers
-write `started`/`exited` JSON lines straight to the spawner's stdout, which the daemon
-reads.  When the daemon dies the spawner gets SIGTERM (PR_SET_PDEATHSIG) or EOF and
-exits; each launcher then gets SIGTERM from its own death signal and kills its chunk.
+Protocol: the daemon writes one JSON request per line on the spawner's stdin; the spawner
+writes `forked` (the launcher's pid) and launchers write `started`/`exited` JSON lines straight
+to the spawner's stdout, which the daemon reads.  When the daemon dies the spawner gets
+SIGTERM (PR_SET_PDEATHSIG) or EOF and exits; each launcher then gets SIGTERM from its own death
+signal and kills its chunk.
 """
 
 from __future__ import annotations
@@ -39,8 +40,21 @@ def main() -> None:
             req = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if os.fork() == 0:
+        pid = os.fork()
+        if pid == 0:
             launcher.run(req, out_fd, me)
+        _forked(out_fd, req, pid)
+
+
+def _forked(out_fd: int, req: Any, pid: int) -> None:
+    """Tell the daemon the launcher's pid at once: it watches the launcher from here on, so one
+    that dies before it could report `started` does not hold its slot for ever."""
+    token = req.get("token") if isinstance(req, dict) else None
+    line = (json.dumps({"token": token, "event": "forked", "launcher": pid}) + "\n").encode()
+    try:
+        os.write(out_fd, line)  # one short line (< PIPE_BUF): not interleaved with the launchers' lines
+    except OSError:
+        pass  # the daemon is gone; the launcher's death signal ends it
 
 
 class Spawner:

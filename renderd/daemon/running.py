@@ -146,10 +146,11 @@ class RunningMixin(FinishingMixin):
                 continue
             if now - run.launcher_gone_at < 1.0 or run.token not in self.runs:
                 continue
-            log.error("the launcher of %s (pid %s) died without reporting its end", run.info.chunk, run.launcher)
+            pid = run.launcher or run.forked
+            log.error("the launcher of %s (pid %s) died without reporting its end", run.info.chunk, pid)
             self.runner.kill_group(run)
             self._on_spawner({"event": "exited", "token": run.token, "code": None, "signal": None,
-                              "died": f"pid {run.launcher} exited without reporting the end of the run"})
+                              "died": f"pid {pid} exited without reporting the end of the run"})
 
     def _cwd(self, info: ChunkInfo) -> str | None:
         if not info.cwd:
@@ -180,7 +181,9 @@ class RunningMixin(FinishingMixin):
         run = self.runs.get(str(msg.get("token")))
         if run is None:
             return
-        if event == "started":
+        if event == "forked" and isinstance(msg.get("launcher"), int):
+            self.runner.forked(run, int(msg["launcher"]))
+        elif event == "started":
             self.runner.started(run, int(msg["launcher"]), int(msg["program"]))
             self.emit("chunk-started", chunk=run.info.chunk, job=run.info.job, pid=run.program)
         elif event == "exited":
