@@ -18,7 +18,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-from renderd.config import ConfiguredGroup
+from renderd.config import ConfiguredGroup, option_envvars
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class LazyGroup(ConfiguredGroup):
         command = self.commands.get(cmd_name)
         if command is None and cmd_name in self.lazy:
             command = self.lazy[cmd_name].load(cmd_name)
+            option_envvars(command, cmd_name)
             self.add_command(command, cmd_name)
         return command
 

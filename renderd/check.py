@@ -252,7 +252,26 @@ def report(
     return lines
 
 
-def run_check(spool: Path | None, activity_path: Path | None, signals: list[str], blender: str = "blender") -> int:
-    for line in report(spool, activity_path, signals, blender):
+def as_sections(lines: list[str]) -> list[dict[str, object]]:
+    """`renderd --check --json`: each top-level line is a section (`name: text`), indented lines its items."""
+    sections: list[dict[str, object]] = []
+    for line in lines:
+        if line.startswith(" ") and sections:
+            items = sections[-1]["items"]
+            assert isinstance(items, list)
+            items.append(line.strip())
+            continue
+        name, _, text = line.partition(":")
+        sections.append({"name": name.split(" (")[0].strip(), "text": text.strip(), "line": line, "items": []})
+    return sections
+
+
+def run_check(spool: Path | None, activity_path: Path | None, signals: list[str], blender: str = "blender",
+              as_json: bool = False) -> int:
+    lines = report(spool, activity_path, signals, blender)
+    if as_json:
+        click.echo(json.dumps({"check": as_sections(lines)}))
+        return 0
+    for line in lines:
         click.echo(line)
     return 0

@@ -107,6 +107,7 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Members of this group may use the socket and change anyone's jobs (besides the owner and root).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.option("--json", "as_json", is_flag=True, help="With --check or --print-config: print JSON.")
 @click.version_option(__version__, prog_name="renderd")
 def main(
     spool: Path | None,
@@ -126,11 +127,14 @@ def main(
     socket_path: Path | None,
     admin_group: str | None,
     verbose: bool,
+    as_json: bool,
     **idle: Any,
 ) -> None:
     """Run chunks from a shared spool folder on this workstation, at the lowest priority."""
     if idle.pop("check"):
-        sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"]), blender))
+        sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"]), blender, as_json))
+    if as_json:
+        raise click.UsageError("--json goes with --check or --print-config (the daemon itself logs to stderr)")
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logsetup.configure(verbose, sys.stderr, os.environ)

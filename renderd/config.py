@@ -28,7 +28,7 @@ ENVVAR = "RENDERD_CONFIG"
 SYSTEM_FILE = Path("/etc/renderd/renderd.toml")
 TABLES = ("renderd", "render")
 # Parameters that are actions of one run, not settings.
-NOT_SETTINGS = frozenset({"help", "version", "config", "print_config", "check"})
+NOT_SETTINGS = frozenset({"help", "version", "config", "print_config", "check", "as_json"})
 _META_PATH = "renderd.config.path"
 _META_PRINT = "renderd.config.print"
 
@@ -83,6 +83,17 @@ def settable(command: click.Command) -> dict[str, click.Option]:
             if opt.startswith("--"):
                 keys[opt[2:].replace("-", "_")] = param
     return keys
+
+
+def option_envvars(command: click.Command, name: str) -> None:
+    """`RENDERD_<COMMAND>_<OPTION>` for each option of a `render` sub-command that has none of its own
+    (`RENDERD_ADD_CHUNK=5`, from the long option name like the config keys, not click's parameter
+    name).  The command's name is part of it because `RENDERD_NAME`, `RENDERD_TIMEOUT`, ... are the
+    daemon's: an artist's `RENDERD_NAME` must not rename every job (docs/config.md)."""
+    prefix = "RENDERD_" + name.upper().replace("-", "_")
+    for key, param in settable(command).items():
+        if param.envvar is None and param.name != "as_json":
+            param.envvar = f"{prefix}_{key.upper()}"
 
 
 def default_map(
@@ -239,7 +250,10 @@ class ConfiguredCommand(_ConfigMixin, click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         if ctx.meta.get(_META_PRINT):
-            click.echo(effective(ctx, self), nl=False)
+            if ctx.params.get("as_json"):
+                click.echo(json.dumps(effective_json(ctx, self)))
+            else:
+                click.echo(effective(ctx, self), nl=False)
             ctx.exit(0)
         return super().invoke(ctx)
 
@@ -252,6 +266,13 @@ class ConfiguredGroup(_ConfigMixin, click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._add_config_params(self.params)
+        self.params.append(_print_option())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if ctx.meta.get(_META_PRINT):
+            click.echo(effective_group(ctx, self), nl=False)
+            ctx.exit(0)
+        return super().invoke(ctx)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -285,24 +306,62 @@ def _source(ctx: click.Context, param: click.Option) -> str:
     return "default"
 
 
-def effective(ctx: click.Context, command: click.Command) -> str:
-    """The settings as a TOML file (unset ones commented out), each with where it came from."""
-    path = ctx.meta.get(_META_PATH)
-    looked = ", ".join(str(p) for p in (user_file(), SYSTEM_FILE))
-    lines = [
-        f"# {ctx.info_name} --print-config: effective settings and where each comes from",
-        f"# config file: {path}" if path else f"# config file: none (looked for ${ENVVAR}, {looked})",
-        f"[{ConfiguredCommand.config_table}]",
-    ]
+def _settings(ctx: click.Context, command: click.Command) -> list[tuple[str, Any, str]]:
+    """(key, value, source) of each setting of `command` in `ctx`."""
     rows = []
     seen: set[str] = set()
     for key, param in settable(command).items():
         if param.name is None or param.name in seen:
             continue
         seen.add(param.name)
-        value = ctx.params.get(param.name)
-        text = f"# {key} is not set" if value is None else f"{key} = {_toml_value(value)}"
-        rows.append((text, _source(ctx, param)))
-    width = max((len(t) for t, _ in rows), default=0)
-    lines += [f"{text:<{width}}  # {source}" for text, source in rows]
+        rows.append((key, ctx.params.get(param.name), _source(ctx, param)))
+    return rows
+
+
+def _table(rows: list[tuple[str, Any, str]]) -> list[str]:
+    texts = [(f"# {key} is not set" if value is None else f"{key} = {_toml_value(value)}", source)
+             for key, value, source in rows]
+    width = max((len(t) for t, _ in texts), default=0)
+    return [f"{text:<{width}}  # {source}" for text, source in texts]
+
+
+def _header(ctx: click.Context) -> list[str]:
+    path = ctx.meta.get(_META_PATH)
+    looked = ", ".join(str(p) for p in (user_file(), SYSTEM_FILE))
+    return [
+        f"# {ctx.info_name} --print-config: effective settings and where each comes from",
+        f"# config file: {path}" if path else f"# config file: none (looked for ${ENVVAR}, {looked})",
+    ]
+
+
+def effective(ctx: click.Context, command: click.Command) -> str:
+    """The settings as a TOML file (unset ones commented out), each with where it came from."""
+    lines = [*_header(ctx), f"[{ConfiguredCommand.config_table}]", *_table(_settings(ctx, command))]
+    return "\n".join(lines) + "\n"
+
+
+def effective_json(ctx: click.Context, command: click.Command) -> dict[str, Any]:
+    """`--print-config --json`: {"config_file": PATH|null, "settings": {key: {"value", "source"}}}."""
+    path = ctx.meta.get(_META_PATH)
+    settings = {key: {"value": _json_value(value), "source": source} for key, value, source in _settings(ctx, command)}
+    return {"config_file": None if path is None else str(path), "settings": settings}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return str(value)
+
+
+def effective_group(ctx: click.Context, group: click.Group) -> str:
+    """`render --print-config`: [render] and a [render.COMMAND] table for each sub-command's settings."""
+    lines = [*_header(ctx), f"[{ConfiguredGroup.config_table}]", *_table(_settings(ctx, group))]
+    for name in group.list_commands(ctx):
+        sub = group.get_command(ctx, name)
+        if sub is None or not settable(sub):
+            continue
+        sub_ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+        lines += ["", f"[{ConfiguredGroup.config_table}.{name}]", *_table(_settings(sub_ctx, sub))]
     return "\n".join(lines) + "\n"

@@ -168,3 +168,38 @@ def test_every_option_of_a_command_is_a_config_key() -> None:
         pass
 
     assert set(settable(cmd)) == {"idle_after", "verbose"}
+
+
+def test_render_add_options_come_from_renderd_add_variables_and_print_config_shows_them(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    cfg = tmp_path / "renderd.toml"
+    cfg.write_text('[render.add]\npriority = 70\n')
+    env.update(RENDERD_CONFIG=str(cfg), RENDERD_ADD_CHUNK="5", RENDERD_NAME="daemon-name-only")
+    proc = run("render", "--print-config", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "[render.add]" in proc.stdout
+    add = proc.stdout.split("[render.add]")[1].split("\n\n")[0]
+    got = settings("\n".join(line for line in add.splitlines() if line))
+    assert got["chunk"] == ("5", "environment $RENDERD_ADD_CHUNK")
+    assert got["priority"] == ("70", f"config file {cfg}")
+    assert got["max_attempts"] == ("3", "default")
+    assert "# name is not set" in add  # RENDERD_NAME is the daemon's, never a job's name
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    out = run("render", "--spool", str(spool), "add", "--frames", "1-20", "--dry-run", "--json", "--local-ok",
+              "--", "true", env=env)
+    assert len(json.loads(out.stdout)["chunks"]) == 4
+
+
+def test_renderd_print_config_and_check_as_json(env: dict[str, str]) -> None:
+    proc = run("renderd", "--print-config", "--json", "--lease", "2m", env=env)
+    data = json.loads(proc.stdout)
+    assert data["config_file"] is None
+    assert data["settings"]["lease"] == {"value": 120.0, "source": "command line"}
+    assert data["settings"]["slots"] == {"value": 1, "source": "default"}
+    check = json.loads(run("renderd", "--check", "--json", env=env).stdout)["check"]
+    names = [s["name"] for s in check]
+    assert "owner-activity signals" in names and "memory" in names and "chunk priorities" in names
+    bad = run("renderd", "--json", "--spool", "/nonexistent", env=env)
+    assert bad.returncode == 2 and "--json goes with --check or --print-config" in bad.stderr
