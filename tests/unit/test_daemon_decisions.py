@@ -11,12 +11,28 @@ from typing import Any
 from renderd.daemon.claiming import Verdict, choose, differs_from_manifest, last_failure_here, prefer_others
 from renderd.daemon.finishing import MAX_RETRY_DELAY, Ending, Exit, classify, retry_delay
 from renderd.daemon.host_record import OwnedRecord, name_conflict
+from renderd.format.host import HostRecord
+from renderd.format.manifest import Manifest
 from renderd.kinds import Capabilities
 from renderd.spool import ChunkInfo
 
 BLENDER = {"file": "shots/a.blend", "scene": "Shot", "output": "frames/a_####.png", "version": [3, 4]}
 CAN_RENDER = Capabilities(allow_commands=False, allow_scripts=False, blender="/usr/bin/blender",
                           blender_version="3.4.1")
+
+
+def manifest(kind: str, **blend: Any) -> Manifest:
+    """A job's manifest as `render add` writes it (the typed record the daemon reads)."""
+    data: dict[str, Any] = {"format": 1, "job": "j", "name": "j", "kind": kind, "owner": "a", "uid": 1000,
+                            "priority": 50, "created": 1.0, "submitted_ms": 1000, "frames": 1,
+                            "chunks": [{"chunk": "j-0001", "start": 1, "end": 1, "step": 1}]}
+    if kind == "blender":
+        data["blend"] = {"file": "shots/a.blend", **blend}
+    return Manifest.from_dict(data)
+
+
+def host(name: str, **fields: Any) -> HostRecord:
+    return HostRecord.from_dict({"format": 1, "name": name, **fields})
 
 
 def chunk(kind: str = "blender", **over: Any) -> ChunkInfo:
@@ -82,40 +98,40 @@ def test_a_chunk_in_another_jobs_folder_is_quarantined() -> None:
 
 def test_a_command_chunk_in_a_blender_job_is_quarantined_not_refused() -> None:
     planted = chunk("command", argv=["touch", "/tmp/x"])
-    choice = choose(planted, "j", CAN_RENDER, "me", None, {"kind": "blender", "blend": {"version": [3, 4]}})
+    choice = choose(planted, "j", CAN_RENDER, "me", None, manifest("blender", version=[3, 4]))
     assert choice.verdict is Verdict.QUARANTINE and "'command' chunk in a 'blender' job" in (choice.reason or "")
 
 
 def test_a_chunk_asking_for_more_than_its_manifest_is_quarantined() -> None:
-    manifest = {"kind": "blender", "blend": {"version": [3, 4], "trust_scripts": False}}
+    shot = manifest("blender", version=[3, 4], trust_scripts=False)
     scripts = chunk(blender={**BLENDER, "trust_scripts": True})
     newer = chunk(blender={**BLENDER, "version": [9, 9]})
-    assert differs_from_manifest(scripts, manifest) == "asks to run the .blend's scripts; its job's manifest does not"
-    assert "Blender [9, 9]" in (differs_from_manifest(newer, manifest) or "")
-    assert differs_from_manifest(chunk(), manifest) is None
+    assert differs_from_manifest(scripts, shot) == "asks to run the .blend's scripts; its job's manifest does not"
+    assert "Blender [9, 9]" in (differs_from_manifest(newer, shot) or "")
+    assert differs_from_manifest(chunk(), shot) is None
     assert differs_from_manifest(chunk(), None) is None  # no manifest: nothing to compare with
 
 
 def test_a_command_job_is_refused_by_a_daemon_without_allow_commands() -> None:
-    choice = choose(chunk("command"), "j", CAN_RENDER, "me", None, {"kind": "command"})
+    choice = choose(chunk("command"), "j", CAN_RENDER, "me", None, manifest("command"))
     assert choice.verdict is Verdict.REFUSE and "--allow-commands" in (choice.reason or "")
 
 
 def test_a_chunk_that_failed_here_waits_for_a_live_host_that_may_run_it() -> None:
     failed = chunk(failed_hosts=["me"])
     live = {"heartbeat": time.time(), "state": "idle", "blender_version": "3.4.1"}
-    assert choose(failed, "j", CAN_RENDER, "me", {"other": live}).verdict is Verdict.DEFER
-    no_blender = {**live, "blender_version": None}
+    assert choose(failed, "j", CAN_RENDER, "me", {"other": host("other", **live)}).verdict is Verdict.DEFER
+    no_blender = host("other", **{**live, "blender_version": None})
     assert choose(failed, "j", CAN_RENDER, "me", {"other": no_blender}).verdict is Verdict.TAKE
-    assert choose(chunk(), "j", CAN_RENDER, "me", {"other": live}).verdict is Verdict.TAKE
+    assert choose(chunk(), "j", CAN_RENDER, "me", {"other": host("other", **live)}).verdict is Verdict.TAKE
 
 
 # --------------------------------------------------------------------------- name_conflict
 
 
-def live_record(**over: Any) -> dict[str, Any]:
-    return {"name": "farm1", "hostname": "elsewhere", "pid": 4242, "state": "idle", "heartbeat": time.time(),
-            "stale_after": 30, **over}
+def live_record(**over: Any) -> HostRecord:
+    return host("farm1", **{"hostname": "elsewhere", "pid": 4242, "state": "idle", "heartbeat": time.time(),
+                            "stale_after": 30, **over})
 
 
 def conflict(record: OwnedRecord | None, boot: str | None = "boot-now") -> tuple[str | None, str | None]:
@@ -135,7 +151,7 @@ def test_a_live_record_of_our_uid_or_root_from_another_machine_holds_the_name() 
 
 
 def test_our_machines_record_frees_the_name_when_its_process_is_gone_or_the_machine_rebooted() -> None:
-    dead = OwnedRecord(live_record(hostname="here", pid=2**22 + 12345, boot_id="boot-now"), 1000)
+    dead = OwnedRecord(live_record(hostname="here", pid=4194000, boot_id="boot-now"), 1000)
     assert conflict(dead) == (None, None)
     alive = OwnedRecord(live_record(hostname="here", pid=1, boot_id="boot-now"), 1000)  # pid 1 is alive
     assert conflict(alive)[0] is not None
@@ -150,7 +166,7 @@ def test_an_offline_or_stale_record_frees_the_name() -> None:
 
 
 def test_the_wait_for_another_host_ends_two_leases_after_the_failure_here() -> None:
-    live = {"heartbeat": time.time() + 1e9, "state": "idle", "blender_version": "3.4.1"}  # forged: live for ever
+    live = host("ghost", heartbeat=time.time() + 1e9, state="idle", blender_version="3.4.1")  # forged: live for ever
     failed = chunk(failed_hosts=["me"], history=[{"time": 1000.0, "event": "failed", "host": "me"}])
     assert prefer_others(failed, "me", {"ghost": live}, now=1000.0 + 119, window=120) is not None
     assert prefer_others(failed, "me", {"ghost": live}, now=1000.0 + 120, window=120) is None
