@@ -136,6 +136,8 @@ def choose(
 
 
 class ClaimingMixin(DaemonState):
+    """Fills free slots: walks the scanner's candidates in claim order, acts on `choose()`."""
+
     def _accepting(self) -> bool:
         return (not self.stopping and self.cfg.when != "never" and self.policy.may_start
                 and self.exit_rule.may_claim())  # a pilot near its time limit claims nothing

@@ -41,6 +41,8 @@ log = logging.getLogger("renderd")
 
 
 class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
+    """One renderd: start-up, the loop that dispatches every event on the main thread, shutdown."""
+
     # ------------------------------------------------------------------ set-up
 
     def run(self) -> int:

@@ -106,6 +106,8 @@ def retry_delay(attempts: int, poll: float) -> float:
 
 
 class FinishingMixin(DaemonState):
+    """Records how each run ended, as `classify()` decided, through the claim protocol (claim.py)."""
+
     def _fail_attempt(self, held: claim.Claim, info: ChunkInfo, reason: str) -> str | None:
         """Count a failed attempt (claim.finish_failed) and back off before trying it here again."""
         state = claim.finish_failed(self.spool, held, info, reason, self.cfg.name)

@@ -97,6 +97,9 @@ def name_conflict(
 
 
 class HostRecordMixin(DaemonState):
+    """Writes hosts/<name>.json (refreshed, and at once when the state changes) and checks the
+    name at start (`name_conflict`)."""
+
     boot_id: str | None = boot_id()
     instance: str = secrets.token_hex(8)  # this start of this daemon: tells restarts apart in hosts/
 

@@ -9,6 +9,8 @@ from renderd.daemon.state import DaemonState, log
 
 
 class LeasesMixin(DaemonState):
+    """Renews our claims' heartbeats and takes over other hosts' stale claims (recovery)."""
+
     watcher: claim.LeaseWatcher
 
     def _heartbeat(self) -> None:

@@ -47,6 +47,8 @@ def input_problem(info: ChunkInfo, spool_root: Path) -> str | None:
 
 
 class RunningMixin(FinishingMixin):
+    """Starts claimed chunks through the spawner and follows their launchers until they end."""
+
     def _new_spawner(self) -> Spawner:
         """The spawner: our own child, or under systemd a service in the idle slice (spawner_socket.py)."""
 
