@@ -66,8 +66,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "renderd=renderd.cli:main",
-            "render=render_frontend.cli:main",
+            "renderd=renderd.entry:renderd_main",  # renderd/entry.py: one line if it cannot load
+            "render=renderd.entry:render_main",
         ],
     },
     classifiers=[

@@ -50,8 +50,12 @@ def find(explicit: Path | None) -> Path | None:
     if explicit is not None:
         return explicit
     for candidate in (user_file(), SYSTEM_FILE):
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError as err:  # e.g. ~/.config not readable: say so once, and look further
+            click.echo(f"Warning: {candidate}: cannot look for a config file here ({err.strerror}); skipped",
+                       err=True)
     return None
 
 

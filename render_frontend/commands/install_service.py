@@ -77,9 +77,10 @@ def unit_text(name: str, renderd: Path, spool: Path | None) -> str:
     programs = {"/usr/local/bin/renderd": renderd, "/usr/local/bin/python3": Path(sys.executable)}
     lines = []
     for line in text.splitlines():
-        if line.startswith("ExecStart="):
-            program, _, args = line.removeprefix("ExecStart=").partition(" ")
-            line = f"ExecStart={unit_word(programs.get(program, Path(program)))}" + (f" {args}" if args else "")
+        key = line.partition("=")[0]
+        if key in ("ExecStart", "ExecStartPre"):
+            program, _, args = line.removeprefix(f"{key}=").partition(" ")
+            line = f"{key}={unit_word(programs.get(program, Path(program)))}" + (f" {args}" if args else "")
         elif line.startswith("RequiresMountsFor="):
             line = f"RequiresMountsFor={unit_word(spool)}"
         lines.append(line)
