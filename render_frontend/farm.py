@@ -85,8 +85,9 @@ class JobView:
         for rec in self.done.values():
             if rec.frame_times:
                 out.extend(rec.frame_times)
-            elif rec.seconds is not None and rec.frames:
-                out.extend([rec.seconds / rec.frames] * min(rec.frames, 100_000))
+            elif rec.seconds is not None and rec.frames:  # the time suspended is not the frames' own
+                working = max(rec.seconds - rec.suspended, 0.0)
+                out.extend([working / rec.frames] * min(rec.frames, 100_000))
         return out
 
     def timing(self, at: float | None = None) -> dict[str, Any]:
@@ -94,9 +95,13 @@ class JobView:
         at = time.time() if at is None else at
         starts = [r.started for r in self.done.values() if r.started is not None]
         starts += [t for c, t in self.started.items() if c in self.running]
+        starts += [t for r in self.cancelled.values() for t in _ran_at(r)]
         ends = [r.finished for r in self.done.values() if r.finished is not None]
+        # a cancel ends the job too: without its time, elapsed fell back to the last done chunk's end
+        ends += [r.time for r in self.cancelled.values() if r.time is not None]
         first = min(starts, default=None)
         end = at if self.active or not ends else max(ends)
+        suspended = sum(r.suspended for r in self.done.values())
         per_frame = self.frame_seconds()
         average = sum(per_frame) / len(per_frame) if per_frame else None
         left = self.manifest.frames - self.frames_done()
@@ -104,7 +109,8 @@ class JobView:
         if average is not None and self.active and not self.control.holds:
             eta = round(left * average / max(1, len(self.running)), 1)
         return {
-            "elapsed": None if first is None else round(end - first, 1),
+            "elapsed": None if first is None else round(max(end - first, 0.0), 1),
+            "suspended": round(suspended, 1),  # of the finished chunks' run time, seconds spent suspended
             "eta": eta,
             "frame_time": {
                 "average": None if average is None else round(average, 3),
@@ -220,3 +226,11 @@ def blender_refusal(manifest: Manifest, host: HostRecord) -> str | None:
     need = None if blend is None else blend.version
     trust = blend is not None and blend.trust_scripts
     return blender.refusal(need, trust, host.blender_version, host.allow_scripts)
+
+
+def _ran_at(record: CancelledRecord) -> list[float]:
+    """When a cancelled chunk had started running (the daemon notes `ran` in its history)."""
+    history = record.info.history if record.info is not None else []
+    return [float(h["started"]) for h in history
+            if isinstance(h, dict) and h.get("event") == "ran" and isinstance(h.get("started"), (int, float))
+            and not isinstance(h.get("started"), bool)]

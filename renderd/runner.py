@@ -32,6 +32,8 @@ class Run:
     program: int | None = None
     pidfd: int | None = None
     suspended: bool = False
+    suspended_since: float | None = None  # monotonic time of the SIGSTOP in force
+    suspended_total: float = 0.0  # seconds suspended before that
     stop_reason: str | None = None  # timeout / lost / shutdown / cancel / preempt
     stop_sent: bool = False
     forked: int | None = None  # the launcher's pid as the spawner reported it (before `started`)
@@ -40,6 +42,12 @@ class Run:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def suspended_seconds(self) -> float:
+        """Time spent stopped (SIGSTOP) so far: counted apart, so frame times are the work's own."""
+        now = time.monotonic()
+        return self.suspended_total + (now - self.suspended_since if self.suspended_since is not None else 0.0)
 
 
 class Runner:
@@ -99,11 +107,15 @@ class Runner:
         if run.program is not None and not run.suspended:
             _killpg(run.program, signal.SIGSTOP)
             run.suspended = True
+            run.suspended_since = time.monotonic()
 
     def resume(self, run: Run) -> None:
         if run.program is not None and run.suspended:
             _killpg(run.program, signal.SIGCONT)
             run.suspended = False
+            if run.suspended_since is not None:
+                run.suspended_total += time.monotonic() - run.suspended_since
+                run.suspended_since = None
 
     def launcher_gone(self, run: Run) -> bool:
         """Has the run's launcher exited?  (Its pidfd turns readable; it reports `exited` before.)"""

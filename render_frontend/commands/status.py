@@ -79,7 +79,8 @@ def _details(j: dict[str, Any]) -> str:
     """frames 12/40, elapsed 1m02s, ETA 3m10s, frame 3.1 s avg (2.0 fastest, 4.2 slowest)"""
     t = j["frame_time"]
     frames = f"frames {j['frames']['done']}/{j['frames']['total']}"
-    times = f"elapsed {_duration(j['elapsed'])}, ETA {_duration(j['eta'])}"
+    suspended = f" (suspended {_duration(j['suspended'])})" if j.get("suspended") else ""
+    times = f"elapsed {_duration(j['elapsed'])}{suspended}, ETA {_duration(j['eta'])}"
     if t["average"] is None:
         return f"{frames}, {times}"
     avg, fast, slow = (_seconds(t[k]) for k in ("average", "fastest", "slowest"))

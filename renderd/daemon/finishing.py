@@ -171,7 +171,8 @@ class FinishingMixin(DaemonState):
             "frames": len(info.frames),
             "started": round(run.started_wall, 3),
             "finished": round(time.time(), 3),
-            "seconds": seconds,
+            "seconds": seconds,  # wall time, suspended time included ...
+            "suspended": round(min(run.suspended_seconds, seconds), 3),  # ... and that part of it
             "log": str(run.log.relative_to(self.spool.root)),
             # the info file is deleted: keep why this chunk took more than one run
             "attempts": info.attempts,
@@ -209,6 +210,8 @@ class FinishingMixin(DaemonState):
         self._footer(run, "cancelled (render cancel)")
         if not claim.still_ours(run.claim):
             return
+        # when it ran, for the job's elapsed time (render_frontend/farm.py): the record keeps the info only
+        run.info.note("ran", self.cfg.name, started=round(run.started_wall, 3), seconds=round(run.elapsed, 3))
         self.spool.record_cancelled(run.claim.path, run.info, ChunkState.CLAIMED, self.cfg.name)
         self.spool.unlink(run.claim.heartbeat)
         self.emit("chunk-cancelled", chunk=run.info.chunk, job=run.info.job, seconds=round(run.elapsed, 3))

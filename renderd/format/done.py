@@ -37,6 +37,7 @@ class DoneRecord:
     started: float | None = None
     finished: float | None = None
     seconds: float | None = None
+    suspended: float = 0.0  # of `seconds`, the time the run spent suspended (SIGSTOP)
     log: str = ""
     attempts: int = 0
     requeues: int = 0
@@ -52,6 +53,8 @@ class DoneRecord:
             "finished": self.finished, "seconds": self.seconds, "log": self.log, "attempts": self.attempts,
             "requeues": self.requeues, "history": list(self.history),
         }
+        if self.suspended:
+            out["suspended"] = self.suspended
         if self.saved or self.frame_times:
             out |= {"saved": list(self.saved), "frame_times": list(self.frame_times)}
         if self.info is not None:
@@ -75,6 +78,7 @@ class DoneRecord:
             step=f.integer("step", 1, 1, 10**9), frames=f.integer("frames", 0, 0, 10**9),
             started=f.optional_number("started"), finished=f.optional_number("finished"),
             seconds=f.optional_number("seconds", 0.0, MAX_SECONDS), log=f.text("log", ""),
+            suspended=f.optional_number("suspended", 0.0, MAX_SECONDS) or 0.0,
             attempts=f.integer("attempts", 0, 0, COUNTER_LIMITS["attempts"]),
             requeues=f.integer("requeues", 0, 0, COUNTER_LIMITS["requeues"]),
             history=_history(f), saved=tuple(f.texts("saved", [], MAX_SAVED)),
