@@ -17,7 +17,8 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,31 @@ def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
     finally:
         if lock is not None:
             os.close(lock)  # releases the flock
+
+
+@contextmanager
+def job_lock(spool: Spool, job: str) -> Iterator[bool]:
+    """`locks/<job>.share.lock`, flock'ed without waiting, held while a daemon counts a capped job's
+    claims and claims one (daemon/claiming.py): True when held, False when another claimer holds it.
+    It is never unlinked (a waiter on an unlinked lock file would lock a different file than the next
+    taker); `render clean` removes old lock files.  Where it cannot be opened, claim without it."""
+    try:
+        fd = spool.io.open(spool.root / "locks" / f"{job}.share.lock", os.O_RDWR | os.O_CREAT)
+    except OSError as err:
+        log.debug("claiming from %s without its share lock: %s", job, err)
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        except OSError as err:
+            log.debug("claiming from %s without its share lock: %s", job, err)
+        yield True
+    finally:
+        os.close(fd)
 
 
 def _lock(spool: Spool, chunk: str) -> int:

@@ -16,6 +16,7 @@ from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
 from renderd.duration import POSITIVE
 from renderd.errors import RenderdError
+from renderd.format.rules import parse_tags
 from renderd.host import default_name
 from renderd.idle import parse_signals
 from renderd.pilot_cli import pilot_options, pilot_settings
@@ -32,6 +33,13 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[str]:
+    try:
+        return parse_tags(value or "")
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
 @click.command(
     "renderd",
     cls=ConfiguredCommand,
@@ -44,6 +52,13 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="The shared spool folder (or $RENDERD_SPOOL, or spool in the config file).",
 )
 @click.option("--name", default=None, help="This daemon's name in the farm (default: the short host name).")
+@click.option(
+    "--tags",
+    default="",
+    callback=_tags,
+    help="This host's groups, comma-separated (e.g. gpu,lighting): jobs added with --tags run only on hosts that "
+    "have every one of theirs (docs/scheduling.md).",
+)
 @click.option("--slots", default=1, show_default=True, type=click.IntRange(1, 256), help="Chunks run at once.")
 @click.option(
     "--poll",
@@ -112,6 +127,7 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
 def main(
     spool: Path | None,
     name: str | None,
+    tags: frozenset[str],
     slots: int,
     poll: float,
     lease: float,
@@ -145,6 +161,7 @@ def main(
     cfg = DaemonConfig(
         spool=spool,
         name=name,
+        tags=tags,
         slots=slots,
         poll=poll,
         lease=lease,

@@ -33,13 +33,23 @@ class RateLimitedLog:
 
     def warning(self, key: str, msg: str, *args: object) -> bool:
         """Log unless this key is over its budget; True if the line was written."""
+        return self.log(logging.WARNING, key, msg, *args)
+
+    def debug(self, key: str, msg: str, *args: object) -> bool:
+        """The same budget for debug lines (e.g. the scheduler's decisions: one kind per key)."""
+        if not self.logger.isEnabledFor(logging.DEBUG):
+            return False
+        return self.log(logging.DEBUG, key, msg, *args)
+
+    def log(self, level: int, key: str, msg: str, *args: object) -> bool:
         now = self.clock()
         with self._lock:
             win = self._windows.get(key)
             if win is None or now - win.started >= self.window:
                 if win is not None and win.held:
-                    self.logger.warning("%d more warning(s) like this held back in %.0f s: %s",
-                                        win.held, now - win.started, key)
+                    what = "warning(s)" if level == logging.WARNING else "line(s)"
+                    self.logger.log(level, "%d more %s like this held back in %.0f s: %s",
+                                    win.held, what, now - win.started, key)
                 win = self._windows[key] = _Window(now)
                 if len(self._windows) > 1000:  # keys come from hostile names: keep the table small
                     self._windows = {key: win}
@@ -47,5 +57,5 @@ class RateLimitedLog:
                 win.held += 1
                 return False
             win.lines += 1
-        self.logger.warning(msg, *args)
+        self.logger.log(level, msg, *args)
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,9 +81,11 @@ class QueueScanner:
                 self.listings[qdir.name] = _Listing(mtime, time.time_ns(), chunks)
         self.dirty.clear()
 
-    def candidates(self, skip: Callable[[QueueDir], bool]) -> Iterator[tuple[QueueDir, str]]:
-        """Queued chunks in claim order: priority, then submission time, then chunk index."""
-        for qdir in list(self.dirs):
+    def candidates(self, skip: Callable[[QueueDir], bool],
+                   order: Sequence[QueueDir] | None = None) -> Iterator[tuple[QueueDir, str]]:
+        """Queued chunks of the folders in `order` (default: the folders' names' order, i.e. priority,
+        then submission time), each folder's in chunk index order."""
+        for qdir in list(self.dirs if order is None else order):
             if skip(qdir):
                 continue
             listing = self.listings.get(qdir.name)
@@ -91,6 +93,10 @@ class QueueScanner:
                 if skip(qdir):  # decided on its first chunk (refused, held): not one read per chunk
                     break
                 yield qdir, chunk
+
+    def has_chunks(self, qdir: QueueDir) -> bool:
+        listing = self.listings.get(qdir.name)
+        return listing is not None and bool(listing.chunks)
 
     def forget(self, qdir: QueueDir, chunk: str) -> None:
         """A chunk left its folder (we claimed it, or found it gone): drop it from the listing."""

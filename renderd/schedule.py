@@ -19,63 +19,20 @@ running counts seen at the last listing of claimed/.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-DEFAULT_BLOCK_AFTER = 3
-MAX_TAGS = 32
+from renderd.format.rules import DEFAULT_BLOCK_AFTER, JobRules, Share
+
+__all__ = ["DEFAULT_BLOCK_AFTER", "DepState", "HostView", "JobRules", "JobView", "Share", "dep_state", "eligible",
+           "farm_slots", "order", "pick", "share_cap", "static_refusal", "waits"]
 
 
 class DepState(StrEnum):
     READY = "ready"  # every job it waits for is done (or it waits for none)
     WAITING = "waiting"  # some job it waits for is still running or queued
     BROKEN = "broken"  # a job it waits for failed, was cancelled or removed: it never starts
-
-
-@dataclass(frozen=True)
-class Share:
-    """`--max-share`: a slot count (`3`) or a percentage of the farm's live slots (`50%`)."""
-
-    value: float
-    percent: bool = False
-
-    def cap(self, farm_slots: int) -> int:
-        if not self.percent:
-            return max(1, int(self.value))
-        return max(1, math.floor(farm_slots * self.value / 100.0))
-
-    def __str__(self) -> str:
-        return f"{self.value:g}%" if self.percent else f"{int(self.value)}"
-
-    @classmethod
-    def parse(cls, text: str) -> Share:
-        """`50%` or `3`; ValueError with a sentence otherwise."""
-        raw = text.strip()
-        try:
-            if raw.endswith("%"):
-                value = float(raw[:-1])
-                if not 0 < value <= 100:
-                    raise ValueError
-                return cls(value, percent=True)
-            count = int(raw)
-            if count < 1:
-                raise ValueError
-            return cls(float(count))
-        except ValueError:
-            raise ValueError(f"{text!r} is not a share: a percentage (50%) or a number of slots (3)") from None
-
-
-@dataclass(frozen=True)
-class JobRules:
-    """A job's scheduling rules, as its owner wrote them in the manifest."""
-
-    tags: frozenset[str] = frozenset()
-    hosts: frozenset[str] | None = None  # only these hosts (None: any)
-    max_share: Share | None = None
-    after: tuple[str, ...] = ()
-    block_after: int = DEFAULT_BLOCK_AFTER
 
 
 @dataclass(frozen=True)
@@ -100,15 +57,23 @@ class JobView:
     dep_note: str = ""  # which job it waits for, or why it never starts
 
 
+def static_refusal(rules: JobRules, host: HostView) -> str | None:
+    """Why `host` may never take this job (its host list or tags): decided once per job by a daemon."""
+    if rules.hosts is not None and host.name not in rules.hosts:
+        return f"only for {', '.join(sorted(rules.hosts))}"
+    missing = rules.tags - host.tags
+    if missing:
+        return f"needs tag {', '.join(sorted(missing))}"
+    return None
+
+
 def eligible(job: JobView, host: HostView) -> str | None:
     """Why `host` must not take a chunk of `job` now (None: it may)."""
     if job.deps is not DepState.READY:
         return job.dep_note or f"waiting for {', '.join(job.rules.after)}"
-    if job.rules.hosts is not None and host.name not in job.rules.hosts:
-        return f"only for {', '.join(sorted(job.rules.hosts))}"
-    missing = job.rules.tags - host.tags
-    if missing:
-        return f"needs tag {', '.join(sorted(missing))}"
+    refused = static_refusal(job.rules, host)
+    if refused is not None:
+        return refused
     if host.name in job.blocked:
         return f"{host.name} failed it {job.rules.block_after} times (render unblock {job.job} {host.name})"
     return None

@@ -8,12 +8,14 @@ walks the scanner's candidates, reads each info file, acts on the choice.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from renderd import claim
+from renderd.daemon.picture import FarmPicture
 from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.errors import BadInfoFile
 from renderd.format.host import HostRecord
@@ -22,8 +24,10 @@ from renderd.format.manifest import Manifest
 from renderd.format.names import QueueDir
 from renderd.kinds import Capabilities, kind_of
 from renderd.ratelog import RateLimitedLog
+from renderd.schedule import JobView, eligible, pick, share_cap, static_refusal
 
 warn = RateLimitedLog(log)
+decisions = RateLimitedLog(log, burst=3, window=60.0)  # why a job was taken or skipped: debug, a few a minute
 quarantine_log = RateLimitedLog(log, burst=50)  # one line per file; a flood of them is summed up
 
 
@@ -155,36 +159,71 @@ class ClaimingMixin(DaemonState):
             self.rescan = False
             while self.scanner.linked:
                 self._quarantine_linked(self.scanner.linked.pop())
-        now = time.monotonic()
-        for qdir, chunk in self.scanner.candidates(self._skip_job):
-            if len(self.runs) >= self.cfg.slots or self.stopping:
+        self.picture.refresh()
+        while len(self.runs) < self.cfg.slots and not self.stopping:
+            if not self._take_next():
                 return
+
+    def _take_next(self) -> bool:
+        """Claim one chunk of the best job this host may run now (schedule.pick); False if none."""
+        views, folders = self._job_views()
+        if not views:
+            return False
+        ordered = pick(views, self.picture.me, self.picture.farm_slots())
+        _explain(views, ordered, self.picture)
+        now = time.monotonic()
+        by_job = views_by_job(ordered)
+        for qdir, chunk in self.scanner.candidates(self._skip_job, [folders[v.job] for v in ordered]):
+            if len(self.runs) >= self.cfg.slots or self.stopping:
+                return False
             d = self.deferred.get(chunk)
             if d is not None and d.until > now:
                 continue
-            self._try_chunk(qdir, chunk)
+            if self._try_chunk(qdir, chunk, by_job[qdir.job]):
+                return True
+        return False
 
-    def _try_chunk(self, qdir: QueueDir, chunk: str) -> None:
+    def _job_views(self) -> tuple[list[JobView], dict[str, QueueDir]]:
+        """The queued jobs this host has not ruled out for good, as schedule.py sees them."""
+        mine = Counter(run.info.job for run in self.runs.values())
+        views: list[JobView] = []
+        folders: dict[str, QueueDir] = {}
+        for qdir in self.scanner.dirs:
+            if self._skip_job(qdir) or not self.scanner.has_chunks(qdir):
+                continue
+            manifest = self._manifest(qdir)
+            if manifest is not None:
+                refused = static_refusal(manifest.rules, self.picture.me)
+                if refused is not None:  # its tags or host list: never this host (decided once per folder)
+                    self.job_refusals[qdir.name] = refused
+                    log.info("leaving job %s to other hosts: %s", qdir.job, refused)
+                    continue
+            views.append(self.picture.view(qdir, manifest, mine[qdir.job]))
+            folders[qdir.job] = qdir
+        return views, folders
+
+    def _try_chunk(self, qdir: QueueDir, chunk: str, view: JobView) -> bool:
+        """Read, judge and maybe claim one queued chunk; True when it was claimed and started."""
         path = self.spool.queue_path(qdir, chunk)
         try:
             info = self.spool.read_info(path)
         except FileNotFoundError:
             self.scanner.forget(qdir, chunk)
-            return
+            return False
         except BadInfoFile as err:
             self._quarantine(qdir, chunk, path, err.message)
-            return
+            return False
         except OSError as err:
             warn.warning("cannot read", "cannot read %s: %s", path, err)
-            return
+            return False
         hosts = self.spool.hosts() if self.cfg.name in info.failed_hosts else None
         manifest = self._manifest(qdir)
         choice = choose(info, qdir.job, self.caps, self.cfg.name, hosts, manifest, 2 * self.cfg.lease)
         if choice.verdict is Verdict.QUARANTINE:
             self._quarantine(qdir, chunk, path, choice.reason or "")
-            return
+            return False
         if self.jobs.holds_at_claim(info.job):
-            return
+            return False
         if choice.verdict is Verdict.REFUSE:
             if manifest is None:
                 # No owner's word on the job: this chunk alone is left (until its folder changes).
@@ -194,15 +233,41 @@ class ClaimingMixin(DaemonState):
                 # decide once for the whole folder (not one read per chunk of a 100 000-chunk job).
                 self.job_refusals[qdir.name] = choice.reason
                 log.info("leaving job %s to other hosts: %s", qdir.job, choice.reason)
-            return
+            return False
         if choice.verdict is Verdict.DEFER:
             self.deferred[chunk] = Deferred(time.monotonic() + self.cfg.poll, choice.reason or "")
-            return
-        taken = claim.take(self.spool, path, chunk, self.cfg.name)
+            return False
+        cap = share_cap(view, self.picture.farm_slots())
+        if cap is None:
+            taken = claim.take(self.spool, path, chunk, self.cfg.name)
+        else:
+            taken = self._take_capped(path, chunk, view, cap)
+            if taken is None and self.spool.io.exists(path):
+                return False  # the share is full (or another host is claiming): the chunk stays queued
         self.scanner.forget(qdir, chunk)
-        if taken is not None:
-            self.deferred.pop(chunk, None)
-            self._start(taken)
+        if taken is None:
+            return False
+        self.deferred.pop(chunk, None)
+        decisions.debug("take", "took %s (job %s: priority %d, %d running)", chunk, view.job, view.priority,
+                        view.running)
+        self._start(taken)
+        return True
+
+    def _take_capped(self, path: Path, chunk: str, view: JobView, cap: int) -> claim.Claim | None:
+        """Claim a chunk of a job with --max-share: count the job's claims afresh (one listing of claimed/)
+        under the job's share lock, so that daemons whose locks reach each other never exceed the cap;
+        where locks are host-local (sshfs, NFS local_lock) the cap can be exceeded by one chunk per host
+        deciding at once (docs/scheduling.md)."""
+        with claim.job_lock(self.spool, view.job) as locked:
+            if not locked:
+                return None
+            mine = sum(1 for run in self.runs.values() if run.info.job == view.job)
+            running = self.picture.running_elsewhere(view.job)[view.job] + mine
+            if running >= cap:
+                self.picture.others[view.job] = running - mine
+                decisions.debug("share", "job %s holds its share: %d of %d running", view.job, running, cap)
+                return None
+            return claim.take(self.spool, path, chunk, self.cfg.name)
 
     def _manifest(self, qdir: QueueDir) -> Manifest | None:
         """The job's manifest, read once per queue folder (a new priority is a new folder); None when
@@ -224,3 +289,25 @@ class ClaimingMixin(DaemonState):
             return
         if dest is not None:  # one line per file; a flood of them (2 000 planted files) is summed up
             quarantine_log.warning("quarantined", "quarantined %s -> bad/%s: %s", path.name, dest.name, reason)
+
+
+def views_by_job(views: Sequence[JobView]) -> dict[str, JobView]:
+    return {v.job: v for v in views}
+
+
+def _explain(views: Sequence[JobView], ordered: Sequence[JobView], picture: FarmPicture) -> None:
+    """One debug line per kind of decision (rate-limited): why jobs are skipped, which goes first."""
+    taken = {v.job for v in ordered}
+    for view in views:
+        if view.job in taken:
+            continue
+        why = eligible(view, picture.me)
+        if why is None:
+            decisions.debug("share", "job %s holds its share (%d running)", view.job, view.running)
+        elif view.deps.value != "ready":
+            decisions.debug(f"deps {view.deps.value}", "job %s: %s", view.job, why)
+        else:
+            decisions.debug("blocked", "job %s: %s", view.job, why)
+    if len(ordered) > 1 and ordered[0].submitted_ms > ordered[1].submitted_ms:
+        decisions.debug("fair share", "job %s first: %d running, older job %s has %d", ordered[0].job,
+                        ordered[0].running, ordered[1].job, ordered[1].running)

@@ -13,6 +13,7 @@ class DaemonConfig:
     spool: Path
     name: str
     slots: int = 1
+    tags: frozenset[str] = frozenset()  # `--tags`: this host's groups (docs/scheduling.md)
     poll: float = 5.0
     lease: float = 60.0
     allow_commands: bool = False

@@ -24,6 +24,7 @@ from renderd.daemon.claiming import ClaimingMixin
 from renderd.daemon.host_record import HostRecordMixin
 from renderd.daemon.jobguard import JobGuard
 from renderd.daemon.leases import LeasesMixin
+from renderd.daemon.picture import FarmPicture
 from renderd.daemon.running import RunningMixin
 from renderd.eventlog import EventLog
 from renderd.fsinfo import fs_type, is_network_fs
@@ -34,6 +35,7 @@ from renderd.progress import ProgressWatcher
 from renderd.recorder import Recorder
 from renderd.runner import Runner
 from renderd.scanner import QueueScanner, QueueWatch
+from renderd.schedule import HostView
 from renderd.server import PeerPolicy, Server
 from renderd.spool import ClaimName, Spool
 
@@ -73,6 +75,9 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             self.emit,
         )
         self.scanner = QueueScanner(self.spool)
+        admins = (self.cfg.admin_group,) if self.cfg.admin_group else ()
+        me = HostView(self.cfg.name, self.cfg.tags, self.cfg.slots)
+        self.picture = FarmPicture(self.spool, me, self.cfg.poll, self.jobs.control_of, admins)
         self.exit_rule = pilot.ExitRule(
             self.cfg.idle_exit,
             None if self.cfg.end_in is None else time.monotonic() + self.cfg.end_in,
@@ -86,7 +91,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             watch.start()
         self.started_wall = time.time()
         log.info(
-            "renderd %s on %s: spool %s, %d slot(s), lease %gs, poll %gs, commands %s",
+            "renderd %s on %s: spool %s, %d slot(s), lease %gs, poll %gs, commands %s, tags %s",
             self.cfg.name,
             socket.gethostname(),
             self.spool.root,
@@ -94,6 +99,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             self.cfg.lease,
             self.cfg.poll,
             "allowed" if self.cfg.allow_commands else "refused",
+            ",".join(sorted(self.cfg.tags)) or "none",
         )
         self.emit("daemon-started", pid=os.getpid(), slots=self.cfg.slots)
         self.notify.ready(self._status())

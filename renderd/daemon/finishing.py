@@ -111,6 +111,8 @@ class FinishingMixin(DaemonState):
     def _fail_attempt(self, held: claim.Claim, info: ChunkInfo, reason: str) -> str | None:
         """Count a failed attempt (claim.finish_failed) and back off before trying it here again."""
         state = claim.finish_failed(self.spool, held, info, reason, self.cfg.name)
+        if state is not None:  # a failed attempt of ours (not a claim lost meanwhile): the blocklist counts it
+            self.picture.note_failure(info.job, info.chunk)
         if state == "queued":
             delay = retry_delay(info.attempts, self.cfg.poll)
             self.deferred[info.chunk] = Deferred(time.monotonic() + delay, f"failed here: retry in {delay:g} s")

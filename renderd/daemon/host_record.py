@@ -160,6 +160,7 @@ class HostRecordMixin(DaemonState):
             "started": round(self.started_wall, 3),
             "stale_after": self.cfg.host_stale_after,
             "slots": self.cfg.slots,
+            "tags": sorted(self.cfg.tags),
             "allow_commands": self.cfg.allow_commands,
             "allow_scripts": self.cfg.allow_scripts,
             "blender_version": self.caps.blender_version,

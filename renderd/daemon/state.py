@@ -20,6 +20,7 @@ from renderd import sdnotify
 from renderd.claim import Claim
 from renderd.daemon.config import DaemonConfig
 from renderd.daemon.jobguard import JobGuard
+from renderd.daemon.picture import FarmPicture
 from renderd.format.manifest import Manifest
 from renderd.kinds import Capabilities
 from renderd.pilot import ExitRule
@@ -56,6 +57,7 @@ class _Parts:
     recorder: Recorder
     policy: HostPolicy
     scanner: QueueScanner
+    picture: FarmPicture  # what schedule.pick() decides from (daemon/picture.py)
     exit_rule: ExitRule
     server: Server
     progress: ProgressWatcher

@@ -17,6 +17,7 @@ from typing import Any
 from renderd.format import FORMAT, jsonload
 from renderd.format.fields import MAX_INT, Fields
 from renderd.format.names import MAX_PID
+from renderd.format.rules import MAX_TAG, MAX_TAGS, valid_tag
 
 MAX_HOST_BYTES = 1024 * 1024
 HOST_STALE_AFTER = 30.0
@@ -25,7 +26,7 @@ MAX_LOAD = 1e6
 KNOWN = ("format", "name", "hostname", "pid", "cpus", "load", "mem_total", "mem_free", "swap_total", "swap_free",
          "state", "chunks", "version", "heartbeat", "started", "stale_after", "slots", "allow_commands",
          "allow_scripts", "blender_version", "when", "queued_seen", "admin_group", "control", "policy",
-         "owner_idle", "idle_after", "schedule", "boot_id", "instance")  # in the order the daemon writes them
+         "owner_idle", "idle_after", "schedule", "boot_id", "instance", "tags")  # in the order the daemon writes them
 PROGRESS_SCALARS = (int, float, str, bool, type(None))
 
 
@@ -89,6 +90,7 @@ class HostRecord:
     schedule: str | None = None
     boot_id: str | None = None  # this boot of the machine (a pid from an earlier boot names nothing alive)
     instance: str | None = None  # this start of the daemon
+    tags: frozenset[str] = frozenset()  # `renderd --tags`: the groups ("farms") this host is in
     rest: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
 
@@ -102,9 +104,12 @@ class HostRecord:
         out: dict[str, Any] = {key: getattr(self, key) for key in KNOWN}
         out["load"] = None if self.load is None else list(self.load)
         out["chunks"] = [c.as_dict() for c in self.chunks]
+        out["tags"] = sorted(self.tags)
         for late in ("boot_id", "instance"):  # added after format 1 shipped: absent when unknown
             if out[late] is None:
                 del out[late]
+        if not self.tags:
+            del out["tags"]
         return out | self.rest
 
     def to_bytes(self) -> bytes:
@@ -124,6 +129,9 @@ class HostRecord:
         raw_chunks = f.items("chunks", [], MAX_SLOTS)
         if not all(isinstance(c, dict) for c in raw_chunks):
             raise f.fail("field 'chunks' must be a list of objects")
+        tags = f.texts("tags", [], MAX_TAGS, MAX_TAG)
+        if not all(valid_tag(t) for t in tags):
+            raise f.fail("field 'tags' must be a list of names")
         sizes = {k: f.integer(k, None, 0, MAX_INT) for k in ("mem_total", "mem_free", "swap_total", "swap_free")}
         return cls(
             name=name, heartbeat=f.optional_number("heartbeat"), state=f.text("state", "offline", 64),
@@ -138,7 +146,7 @@ class HostRecord:
             admin_group=f.optional_text("admin_group", 256), control=f.optional_text("control", 32),
             policy=f.optional_text("policy", 1024), owner_idle=f.optional_number("owner_idle"),
             idle_after=f.optional_number("idle_after"), schedule=f.optional_text("schedule", 1024),
-            boot_id=f.optional_text("boot_id", 64), instance=f.optional_text("instance", 64),
+            boot_id=f.optional_text("boot_id", 64), instance=f.optional_text("instance", 64), tags=frozenset(tags),
             rest={k: v for k, v in data.items() if k not in KNOWN}, format=fmt, **sizes,
         )
 

@@ -19,12 +19,13 @@ from renderd.format import FORMAT, jsonload
 from renderd.format.fields import MAX_INT, Fields
 from renderd.format.info import KINDS, MAX_ATTEMPTS, MAX_INDEX, MAX_TIMEOUT, MAX_UID
 from renderd.format.names import MAX_PRIORITY, MAX_SUBMITTED_MS
+from renderd.format.rules import JobRules
 
 MAX_CHUNKS = 100_000
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_FRAME = 10**9
 KNOWN = frozenset({"format", "job", "name", "kind", "owner", "uid", "priority", "created", "submitted_ms", "cwd",
-                   "timeout", "max_attempts", "frames", "chunks", "blend", "blender_version"})
+                   "timeout", "max_attempts", "frames", "chunks", "blend", "blender_version", "scheduling"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Manifest:
     blender_version: str | None = None
     rest: dict[str, Any] = field(default_factory=dict)  # the kind's own fields (a command job's argv, range, ...)
     format: int = FORMAT
+    rules: JobRules = field(default_factory=JobRules)  # `scheduling`: tags, hosts, max share, after (format/rules.py)
 
     def chunk_frames(self) -> dict[str, range]:
         return {c.chunk: c.frames for c in self.chunks}
@@ -94,6 +96,8 @@ class Manifest:
                             "trust_scripts": b.trust_scripts}
         if self.blender_version is not None:
             out["blender_version"] = self.blender_version
+        if not self.rules.is_default:  # absent when default: a manifest like those written before it existed
+            out["scheduling"] = self.rules.as_dict()
         return out
 
     def to_bytes(self) -> bytes:
@@ -123,6 +127,9 @@ class Manifest:
         blend = None if f.absent("blend", None) else _blend(f.sub("blend", "blend"))
         if kind == "blender" and blend is None:
             raise f.fail("a blender job needs its 'blend' fields")
+        rules = JobRules() if f.absent("scheduling", None) else JobRules.from_fields(f.sub("scheduling", "scheduling"))
+        if job in rules.after:
+            raise f.fail("waits for itself")
         rest = {k: v for k, v in data.items() if k not in KNOWN}
         if "argv" in rest:
             f.texts("argv", max_len=4096, item_len=65536)
@@ -134,6 +141,7 @@ class Manifest:
             timeout=f.optional_number("timeout", 0.0, MAX_TIMEOUT), max_attempts=f.integer("max_attempts", 3, 0,
                                                                                             MAX_ATTEMPTS),
             blend=blend, blender_version=f.optional_text("blender_version", 64), rest=rest, format=fmt,
+            rules=rules,
         )
 
     @classmethod
