@@ -38,7 +38,7 @@ def test_a_manifest_without_rules_has_the_defaults_and_writes_none() -> None:
     {"tags": []},
 ])
 def test_hostile_rules_are_refused_with_a_sentence(bad: dict[str, object]) -> None:
-    with pytest.raises(BadRecord, match="manifest scheduling|waits for itself"):
+    with pytest.raises(BadRecord, match=r"manifest scheduling|waits for itself"):
         Manifest.from_dict({**BASE, "scheduling": bad})
 
 
