@@ -57,27 +57,54 @@ class JobView:
         return sorted(set(self.running.values()) | {d.host for d in self.done.values() if d.host})
 
     def frames_done(self) -> int:
-        return sum(d.frames for d in self.done.values())
+        """Frames of the done chunks, as the manifest lists them: a chunk re-rendered for its missing
+        frames only (retry --missing) is whole again, though its record names fewer frames."""
+        listed = self.manifest.chunk_frames()
+        return sum(len(listed[c]) if c in listed else d.frames for c, d in self.done.items())
 
     def chunk_frames(self) -> dict[str, list[int]]:
         """Every chunk of the manifest and its frames."""
         return {chunk: list(frames) for chunk, frames in self.manifest.chunk_frames().items()}
 
     def vanished(self, spool_root: Path) -> list[str]:
-        """Done chunks whose saved files (read from the render's output) are gone."""
-        out = []
+        """Done chunks some of whose saved files (read from the render's output) are gone."""
+        return sorted(self.vanished_frames(spool_root))
+
+    def vanished_frames(self, spool_root: Path) -> dict[str, list[int]]:
+        """Done chunk -> its frames whose saved files are gone (per frame where the record tells).
+
+        A Blender chunk saves its frames in order, the same number of files each (one, or one
+        per view or output node), so `saved` maps onto `frames` in slices; where it does not (a
+        record cut at MAX_SAVED, or files that are not per frame), a missing file counts against
+        the whole chunk as before."""
+        out: dict[str, list[int]] = {}
         for chunk, rec in self.done.items():
             if not rec.saved:
                 continue
             cwd = spool_root / (rec.info.cwd if rec.info is not None else "")
-            if not all((cwd / p).exists() for p in rec.saved):
-                out.append(chunk)
-        return sorted(out)
+            gone = [not (cwd / p).exists() for p in rec.saved]
+            if not any(gone):
+                continue
+            frames = list(range(rec.start, rec.end + 1, rec.step))  # the frames this record's run rendered
+            per = len(rec.saved) // len(frames) if frames and len(rec.saved) % len(frames) == 0 else 0
+            if per:
+                out[chunk] = [f for i, f in enumerate(frames) if any(gone[i * per:(i + 1) * per])]
+            else:
+                out[chunk] = list(frames)
+        return out
 
-    def missing_frames(self, vanished: list[str]) -> list[int]:
-        """Frames that are not (or no longer) rendered: not done, or done but their files vanished."""
-        covered = set(self.done) - set(vanished)
-        return sorted({f for c, frames in self.chunk_frames().items() if c not in covered for f in frames})
+    def missing_frames(self, vanished: list[str] | dict[str, list[int]]) -> list[int]:
+        """Frames that are not (or no longer) rendered: not done, or done but their files vanished
+        (only those frames, when `vanished` says which: vanished_frames)."""
+        per_frame = vanished if isinstance(vanished, dict) else {c: None for c in vanished}
+        missing: set[int] = set()
+        for chunk, frames in self.chunk_frames().items():
+            if chunk not in self.done:
+                missing.update(frames)
+            elif chunk in per_frame:
+                gone = per_frame[chunk]
+                missing.update(frames if gone is None else gone)
+        return sorted(missing)
 
     def frame_seconds(self) -> list[float]:
         """Seconds per frame of every finished frame (the render's own times where it told them)."""

@@ -7,6 +7,8 @@ the CLI prints one line and the web service picks the status code."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,7 +120,8 @@ def retry(spool: Spool, job: str, missing: bool = False) -> list[str]:
         count = sum(spool.retry_failed(chunk, me()) for chunk in view.failed)
         if missing:
             count += sum(spool.requeue_record(job, c, "cancelled", ChunkState.CANCELLED, me()) for c in view.cancelled)
-            count += sum(spool.requeue_record(job, c, "done", ChunkState.DONE, me()) for c in view.vanished(spool.root))
+            for chunk, frames in view.vanished_frames(spool.root).items():  # just the missing frames
+                count += spool.requeue_record(job, chunk, "done", ChunkState.DONE, me(), frames=frame_span(frames))
     if missing:
         unknown = set(view.chunk_frames()) - set(view.done) - set(view.cancelled) - set(view.failed) \
             - set(view.queued) - set(view.running)
@@ -127,6 +130,20 @@ def retry(spool: Spool, job: str, missing: bool = False) -> list[str]:
     wake_local_daemons(spool.root)
     lines.append(f"{job}: {count} chunk(s) back in the queue")
     return lines
+
+
+def frame_span(frames: list[int]) -> tuple[int, int, int] | None:
+    """The narrowest start-end:step that holds `frames` (None: nothing to narrow to).
+
+    Frames 4 and 7 of a chunk 1-10 re-render as 4-7:3; 3, 4 and 9 as 3-9:1 (a chunk is one
+    range: the frames between are rendered again, never more than the span); the step is the
+    gaps' greatest common divisor, so it stays within a chunk of step 2."""
+    if not frames:
+        return None
+    ordered = sorted(set(frames))
+    if len(ordered) == 1:
+        return ordered[0], ordered[0], 1
+    return ordered[0], ordered[-1], math.gcd(*(b - a for a, b in itertools.pairwise(ordered)))
 
 
 def remove(spool: Spool, job: str) -> str:

@@ -41,7 +41,7 @@ def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
         entry = view.to_json()
         entry["failed_reasons"] = failed_reasons(spool, view.failed)  # chunk -> the run's last error line
         if list_frames:
-            entry["missing_frames"] = view.missing_frames(view.vanished(spool.root))
+            entry["missing_frames"] = view.missing_frames(view.vanished_frames(spool.root))
         out.append(entry)
     return out
 

@@ -361,8 +361,10 @@ class Spool:
     def cancelled_chunks(self, job: str) -> dict[str, CancelledRecord]:
         return self._records(self.job_dir(job) / "cancelled", CancelledRecord.from_bytes)
 
-    def requeue_record(self, job: str, chunk: str, where: str, old: ChunkState, by: str) -> bool:
-        """Bring a done or cancelled chunk back to the queue from the info kept in its record."""
+    def requeue_record(self, job: str, chunk: str, where: str, old: ChunkState, by: str,
+                       frames: tuple[int, int, int] | None = None) -> bool:
+        """Bring a done or cancelled chunk back to the queue from the info kept in its record;
+        `frames` (start, end, step inside the chunk's own) narrows it to the frames to render again."""
         taken = self.take_over(self.job_dir(job) / where / f"{chunk}.json", "requeue")
         if taken is None:
             return False
@@ -381,7 +383,9 @@ class Spool:
             self.io.rename(taken, self.job_dir(job) / where / f"{chunk}.json")
             raise BadInfoFile(f"the record of {chunk} holds chunk {info.chunk}")
         info.attempts, info.failed_hosts = 0, []
-        info.note("retried", by)
+        if frames is not None and set(range(frames[0], frames[1] + 1, frames[2])) <= set(info.frames):
+            info.start, info.end, info.step = frames
+        info.note("retried", by, **({"frames": f"{frames[0]}-{frames[1]}:{frames[2]}"} if frames else {}))
         check_transition(old, ChunkState.QUEUED, chunk)
         staged = self.root / "tmp" / f"{chunk}.info.{nonce()}.new"
         self.io.write_new(staged, info.to_bytes())
