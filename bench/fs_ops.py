@@ -29,7 +29,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -73,17 +72,20 @@ def parse_strace(text: str, root: str) -> tuple[Counter[str], Counter[str]]:
     """Count the system calls of a `strace -f -y` log that name a path or fd inside `root`."""
     calls: Counter[str] = Counter()
     folders: Counter[str] = Counter()
-    marker = root.rstrip("/") + "/"
+    root = root.rstrip("/")
+    # a path under the root ("/spool/claimed/x"), or a call relative to the root's own fd
+    # (`newfstatat(3</spool>, "claimed", ...)`, as renderd.spoolio does): the name follows it
+    under = re.compile(re.escape(root) + r'(?:/(?P<path>[^">\s]*)|>, "(?P<name>[^"]*)")')
     for line in text.splitlines():
         if "resumed>" in line:
             continue
         m = _CALL_RE.match(line)
-        at = line.find(marker)
-        if m is None or at < 0:
+        at = under.search(line) if m is not None else None
+        if m is None or at is None:
             continue
         calls[m["call"]] += 1
-        rel = re.split(r'[">\s]', line[at + len(marker) :], maxsplit=1)[0]
-        top = rel.split("/", 1)[0]
+        rel = at["path"] if at["path"] is not None else at["name"]
+        top = rel.split("/", 1)[0] or "(root)"
         folders[f"{top}/*.hb" if rel.endswith(".hb") else top] += 1
     return calls, folders
 
@@ -113,6 +115,10 @@ class Gluster:
     @property
     def mount(self) -> Path:
         return self.base / "hostA"
+
+    def other_view(self, path: Path) -> Path:
+        """The same folder through the second mount (another host's view)."""
+        return self.base / "hostB" / path.relative_to(self.mount)
 
     def _gluster(self, *args: str) -> str:
         return subprocess.run(["gluster", "--mode=script", *args], capture_output=True, text=True, check=True).stdout
@@ -179,8 +185,14 @@ def measure(where: Path, gluster: Gluster | None, args: argparse.Namespace, extr
             with counting(daemon, spool, gluster, logs / f"idle-{poll}.strace") as idle:
                 time.sleep(args.window)
             results[f"idle poll {poll:g}"] = _row(idle)
-            if poll == args.polls[0]:
+            if poll == args.polls[0] and not args.idle_only:
                 results.update(_chunk_costs(daemon, spool, gluster, logs, idle, args))
+                if args.latency:
+                    other = gluster.other_view(spool) if gluster is not None else spool
+                    lat = claim_latency(daemon, other, args.latency)
+                    results[f"claim latency poll {poll:g} (s)"] = {
+                        "median": round(sorted(lat)[len(lat) // 2], 2),
+                        "max": round(max(lat), 2), "samples": [round(x, 2) for x in lat]}
         finally:
             daemon.stop()
     return results
@@ -200,6 +212,19 @@ def _chunk_costs(
     with counting(daemon, spool, gluster, logs / "beat.strace") as beat:
         time.sleep(args.window)
     out["running chunk (per minute, beyond idle)"] = _row(beat, idle, per=beat.seconds / 60.0)
+    return out
+
+
+def claim_latency(daemon: RenderdProc, submit_to: Path, samples: int) -> list[float]:
+    """Seconds from a job's submission (through `submit_to`: another mount than the daemon's, so
+    inotify cannot help) to its one chunk's start, as the done record says; one job at a time."""
+    out = []
+    for i in range(samples):
+        time.sleep(0.37 * (i % 7))  # submissions at different phases of the daemon's poll
+        submitted = time.time()
+        job = queue_job(submit_to, ["true"], 1, name=f"lat{i}")
+        (record,) = wait_job_done(submit_to, job, 1, 120)
+        out.append(float(record["started"]) - submitted)
     return out
 
 
@@ -241,6 +266,8 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=15.0, help="seconds after start-up before counting")
     ap.add_argument("--polls", type=float, nargs="+", default=[5.0, 2.0], help="poll intervals to measure")
     ap.add_argument("--chunks", type=int, default=10)
+    ap.add_argument("--latency", type=int, default=8, help="claim-latency samples (0: none)")
+    ap.add_argument("--idle-only", action="store_true", help="measure the idle daemon only")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("renderd_args", nargs="*", help="extra renderd options (after --)")
     args = ap.parse_args()
@@ -269,6 +296,9 @@ def main() -> None:
         kind = "server_ops" if fs == "gluster" else "syscalls"
         idle = {}
         for name, row in rows.items():
+            if name.startswith("claim latency"):
+                print(f"{name:<42} median {row['median']} s, max {row['max']} s   {row['samples']}")
+                continue
             print(f"{name:<42} {row.get(kind, row['syscalls'])!s:>8} {kind}   {json.dumps(row)}")
             if name.startswith("idle poll "):
                 idle[float(name.split()[-1])] = float(row.get(kind, 0.0))
@@ -276,4 +306,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

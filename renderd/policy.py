@@ -237,6 +237,10 @@ class HostPolicy:
         self.observation: Observation | None = None
         self._next = 0.0
         self._control_at = -float("inf")
+        # hosts/<name>.control is read this often (the daemon sets its poll): it is absent nearly
+        # always, and each look is a lookup on the file server; `render host` on this machine
+        # wakes the daemon through its socket (recheck()), so only other machines' orders wait.
+        self.control_every = 1.0
 
     @classmethod
     def build(
@@ -272,7 +276,7 @@ class HostPolicy:
         self._next = mono + (FAST_TICK if runs else SLOW_TICK)
         wall = time.time()
         changed = False
-        if mono - self._control_at >= 1.0:
+        if mono - self._control_at >= self.control_every:
             self._control_at = mono
             changed = self._set_control(read_control(self.spool, self.host))
         memory = self.memory.read()

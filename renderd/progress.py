@@ -32,13 +32,19 @@ class _Tail:
     last: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)  # the thread and forget() both read
     on_saved: Callable[[Sequence[str]], None] | None = None  # files the program said it finished
+    fd: int | None = None  # kept open while watched: a look is an fstat, not a path walk (docs/netfs.md)
+    closed: bool = False
 
     def read(self) -> bool:
         """Feed what the log gained; True if the parser learned something."""
+        if self.closed:  # forgotten while the watcher thread still held it
+            return False
         try:
-            with os.fdopen(open_regular(self.path), "rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read(READ_LIMIT)
+            if self.fd is None:
+                self.fd = open_regular(self.path)
+            if os.fstat(self.fd).st_size <= self.offset:
+                return False
+            data = os.pread(self.fd, READ_LIMIT, self.offset)
         except OSError:
             return False
         self.offset += len(data)
@@ -51,6 +57,12 @@ class _Tail:
         if self.on_saved is not None and len(self.parser.saved) > saved_before:
             self.on_saved(self.parser.saved[saved_before:])  # e.g. frames renamed into place
         return changed
+
+    def close(self) -> None:
+        self.closed = True
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class ProgressWatcher:
@@ -85,6 +97,7 @@ class ProgressWatcher:
             return None
         with tail.lock:
             tail.read()
+            tail.close()
         return tail.parser
 
     def close(self) -> None:

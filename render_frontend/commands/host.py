@@ -1,7 +1,7 @@
 """`render host pause|resume|drain [HOST]`: the owner's say over a host.
 
 The order goes to hosts/<HOST>.control in the spool, so it reaches a daemon on any machine
-within a second and survives its restarts; this machine's daemons are also woken through
+within a poll (--poll) and survives its restarts; this machine's daemons are also woken through
 their sockets so they act at once.  `pause` suspends running chunks (given back to the queue
 after the daemon's --max-suspend) and starts nothing; `drain` starts nothing and lets running
 chunks finish; `resume` lifts either.  `render hosts` shows the result.  docs/idle.md."""
@@ -74,7 +74,7 @@ def command(ctx: Context, order: str, host: str | None, as_json: bool) -> None:
     except (OSError, RenderdError) as err:
         raise click.ClickException(f"cannot {order} {name}: {err}") from None
     woken = wake_local_daemons(spool.root)
-    where = "now" if woken and name in local_daemons(spool) else "within a second"
+    where = "now" if woken and name in local_daemons(spool) else "at its next poll"
     terminal.echo(f"{name}: {DONE[order]} ({where})", err=True)
     if as_json:
         terminal.echo(json.dumps({"host": name, "action": order, "woken": where == "now"}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import click
@@ -50,9 +51,9 @@ def command(ctx: Context, as_json: bool) -> None:
             f"{_gib(r.get('swap_free')) + '/' + _gib(r.get('swap_total')):>15} "
             f"{str(r['heartbeat_age']) + 's':>6}  {chunks or '-'}"
         )
-        note = _policy_note(spool, r)
-        if note:
-            terminal.echo(f"{'':20} {note}")
+        for note in (_policy_note(spool, r), _pilot_note(r)):
+            if note:
+                terminal.echo(f"{'':20} {note}")
 
 
 def _policy_note(spool: Spool, row: dict[str, Any]) -> str:
@@ -64,3 +65,18 @@ def _policy_note(spool: Spool, row: dict[str, Any]) -> str:
     if row["live"] and isinstance(reason, str) and reason != MAY_START:
         return f"({reason})"
     return ""
+
+
+def _pilot_note(row: dict[str, Any]) -> str:
+    """A live Slurm pilot (render burst): when it leaves on its own (docs/burst.md)."""
+    pilot = row.get("pilot")
+    if not row["live"] or not isinstance(pilot, dict):
+        return ""
+    idle, end = pilot.get("idle_exit"), pilot.get("end_in")
+    started = row.get("started")
+    parts = ["Slurm pilot"]
+    if isinstance(idle, (int, float)):
+        parts.append(f"leaves after {idle:g} s without work")
+    if isinstance(end, (int, float)) and isinstance(started, (int, float)):
+        parts.append(f"job time limit at {time.strftime('%H:%M:%S', time.localtime(started + end))}")
+    return "(" + ", ".join(parts) + ")"

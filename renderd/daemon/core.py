@@ -74,6 +74,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             self.cfg.name,
             self.emit,
         )
+        self.policy.control_every = self.cfg.poll  # the owner's order from another machine: within a poll
         self.scanner = QueueScanner(self.spool)
         admins = (self.cfg.admin_group,) if self.cfg.admin_group else ()
         me = HostView(self.cfg.name, self.cfg.tags, self.cfg.slots)
@@ -144,7 +145,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
                     next_leases = now + self.cfg.lease_check * random.uniform(0.9, 1.1)
                 if now >= next_poll:
                     self._check_controls()
-                    self.look_again()
+                    self.rescan = True  # folders are re-listed when their mtime moved (scanner.py)
                     next_poll = now + self.cfg.poll * random.uniform(0.9, 1.1)
                 if now >= next_host or self._host_changed(now):
                     self._write_host()

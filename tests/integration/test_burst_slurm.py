@@ -122,13 +122,3 @@ def test_a_pilot_cancelled_mid_chunk_loses_nothing(slurm: Slurm, spool: Path, ma
     record = done[next(c["chunk"] for c in job["chunks"] if f"c{c['start']}" == label)]
     assert str(record["host"]) == f"{slurm.node}-{second}_0"
     assert [e for e in (spool / "queue").rglob("*.info")] == [] and list((spool / "failed").iterdir()) == []
-
-
-def test_burst_without_sbatch_says_so_in_one_line(spool: Path) -> None:
-    add_job(spool, "1", ["true"])
-    out = subprocess.run([str(Path(sys.executable).with_name("render")), "--spool", str(spool), "burst", "--slurm",
-                          "2"], capture_output=True, text=True, env={**os.environ, "PATH": "/nonexistent"},
-                         timeout=60)
-    assert out.returncode != 0
-    assert out.stderr.strip().count("\n") == 0 and "sbatch" in out.stderr, out.stderr
-    assert not (spool / "burst").exists()

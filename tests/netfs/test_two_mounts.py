@@ -48,8 +48,9 @@ def _claims(folder: Path) -> list[ClaimName]:
 
 
 def test_four_daemons_on_two_mounts_run_every_chunk_exactly_once(  # type: ignore[no-untyped-def]
-    two_mounts: TwoMounts, markers: Path, start_daemon
+    shared_mounts: TwoMounts, markers: Path, start_daemon
 ) -> None:
+    two_mounts = shared_mounts
     on_a, on_b = two_mounts.both("farm")
     # a generous lease: this test is about claiming, and no daemon dies in it
     hosts = {
@@ -139,8 +140,9 @@ def test_flock_does_not_cross_mounts_but_renderd_claims_have_one_winner(two_moun
 
 
 def test_lease_of_a_daemon_killed_on_mount_a_is_recovered_through_mount_b(  # type: ignore[no-untyped-def]
-    two_mounts: TwoMounts, markers: Path, start_daemon
+    shared_mounts: TwoMounts, markers: Path, start_daemon
 ) -> None:
+    two_mounts = shared_mounts
     lease = 3.0
     on_a, on_b = two_mounts.both("lease")
     job = add_job(on_a, "1-1", [sys.executable, FAKEPROG, str(markers), "c1", "--sleep", "6"])
