@@ -19,8 +19,9 @@ from typing import Any
 from render_frontend import blend_check, blend_inspect, blendjob, submit, terminal
 from render_frontend.blendjob import Plan, Request
 from render_frontend.submit import AlreadyAdded
+from renderd.format.info import ChunkInfo
 from renderd.kinds import blender
-from renderd.spool import ChunkInfo, Spool
+from renderd.spool import Spool
 
 __all__ = ["AlreadyAdded", "BlendOutcome", "Request", "add_blend", "queue_blend", "to_json"]
 

@@ -14,7 +14,8 @@ import time
 
 from renderd.errors import RenderdError
 from renderd.format.host import HostRecord
-from renderd.spool import Spool, valid_name
+from renderd.format.names import valid_name
+from renderd.spool import Spool
 
 
 class HostLive(RenderdError):

@@ -21,8 +21,9 @@ from render_frontend.views import NoSuchJob
 from renderd.access import job_owner, may_change_job
 from renderd.errors import RenderdError, UsageError
 from renderd.format.control import JobControl
+from renderd.format.names import MAX_PRIORITY
 from renderd.jobcancel import cancel_failed, cancel_queued
-from renderd.spool import MAX_PRIORITY, Spool
+from renderd.spool import Spool
 from renderd.states import ChunkState
 
 

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from renderd.access import job_owner, may_change_job
 from renderd.errors import BadRecord
 from renderd.format.blocklist import MAX_BLOCKLIST_BYTES, HostFailures, Unblocked
+from renderd.format.info import now
 from renderd.format.names import valid_name
-from renderd.spool import Spool, now
+from renderd.spool import Spool
 
 
 def read_failures(spool: Spool, job: str, host: str) -> HostFailures | None:

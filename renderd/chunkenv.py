@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from renderd.spool import ChunkInfo
+from renderd.format.info import ChunkInfo
 
 log = logging.getLogger(__name__)
 

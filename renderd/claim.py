@@ -25,7 +25,9 @@ from typing import Any
 
 from renderd import leases, spoolio
 from renderd.errors import BadInfoFile
-from renderd.spool import ChunkInfo, ClaimName, Spool
+from renderd.format.info import ChunkInfo
+from renderd.format.names import ClaimName
+from renderd.spool import Spool
 from renderd.spoolio import UnsafeEntry
 from renderd.states import ChunkState, check_transition
 

@@ -16,12 +16,12 @@ from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
 from renderd.duration import POSITIVE
 from renderd.errors import RenderdError
+from renderd.format.names import valid_name
 from renderd.format.rules import parse_tags
 from renderd.host import default_name
 from renderd.idle import parse_signals
 from renderd.pilot_cli import pilot_options, pilot_settings
 from renderd.policy_cli import daemon_policy, idle_options
-from renderd.spool import valid_name
 
 
 def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 
 from renderd.errors import BadInfoFile
-from renderd.spool import Spool, job_of_chunk
+from renderd.format.names import job_of_chunk
+from renderd.spool import Spool
 from renderd.states import ChunkState
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderd.spool import ClaimName, list_names
+from renderd.format.names import ClaimName
+from renderd.spool import list_names
 
 SPREAD = 2  # judges per holder: a single dead neighbour costs nothing extra
 RECENT_NS = 2_000_000_000  # a change this close to our listing could hide behind the mtime's granularity

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderd.claim import Claim
+from renderd.format.info import ChunkInfo
 from renderd.kinds.base import Launch
 from renderd.spawner import Spawner
-from renderd.spool import ChunkInfo
 
 
 @dataclass

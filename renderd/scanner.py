@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderd.format.names import QueueDir
 from renderd.inotify import InotifyError, TreeWatch
-from renderd.spool import QueueDir, Spool
+from renderd.spool import Spool
 
 log = logging.getLogger(__name__)
 RECENT_NS = 2_000_000_000

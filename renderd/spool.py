@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import socket
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -37,24 +36,22 @@ from typing import Any, TypeVar
 
 from renderd import __version__, spoolio
 from renderd.errors import BadInfoFile, BadRecord, SpoolError
-from renderd.format import FORMAT as FORMAT
+from renderd.format import FORMAT
 from renderd.format.control import MAX_CONTROL_BYTES, HostControl, JobControl
 from renderd.format.done import MAX_RECORD_BYTES, CancelledRecord, DoneRecord
 from renderd.format.host import MAX_HOST_BYTES, HostRecord
-from renderd.format.info import MAX_INFO_BYTES as MAX_INFO_BYTES
-from renderd.format.info import MAX_TIMEOUT as MAX_TIMEOUT
-from renderd.format.info import ChunkInfo as ChunkInfo
-from renderd.format.info import now as now
-from renderd.format.info import relative_path_ok as relative_path_ok
+from renderd.format.info import MAX_INFO_BYTES, ChunkInfo, now
 from renderd.format.manifest import MAX_MANIFEST_BYTES, Manifest
-from renderd.format.names import INFO_RE, NAME, ROTATED_RE
-from renderd.format.names import MAX_PRIORITY as MAX_PRIORITY
-from renderd.format.names import ClaimName as ClaimName
-from renderd.format.names import QueueDir as QueueDir
-from renderd.format.names import chunk_id as chunk_id
-from renderd.format.names import job_of_chunk as job_of_chunk
-from renderd.format.names import nonce as nonce
-from renderd.format.names import valid_name as valid_name
+from renderd.format.marker import MAX_MARKER_BYTES, Marker
+from renderd.format.names import (
+    INFO_RE,
+    NAME,
+    ROTATED_RE,
+    ClaimName,
+    QueueDir,
+    nonce,
+    valid_name,
+)
 from renderd.ratelog import RateLimitedLog
 from renderd.spoolio import SpoolIO, UnsafeEntry
 from renderd.states import ChunkState, check_transition
@@ -168,35 +165,22 @@ class Spool:
             return False  # logged (rate-limited) by repair_layout; the caller's own error stands
 
     def _create_marker(self) -> None:
-        text = (
-            "# This folder is a renderd spool: a render farm queue. See docs/spool-format.md.\n"
-            f"format = {FORMAT}\n"
-            f'created_by = "renderd {__version__} on {socket.gethostname()}"\n'
-            f"created = {now():.0f}\n"
-        )
+        marker = Marker(FORMAT, f"renderd {__version__} on {socket.gethostname()}", now())
         try:
             fd = os.open(self.root / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return  # someone else set it up at the same moment
         with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+            fh.write(marker.to_text())
         self.created_layout = True
 
     def _check_marker(self) -> None:
         marker = self.root / MARKER
         try:  # through the I/O layer: a FIFO planted as the marker must not hang every `render`
-            data = tomllib.loads(self.io.read(marker, 64 * 1024).decode("utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raw = self.io.read(marker, MAX_MARKER_BYTES)
+        except OSError as err:
             raise SpoolError(f"unreadable spool marker ({err})", marker) from None
-        fmt = data.get("format")
-        if not isinstance(fmt, int) or isinstance(fmt, bool):
-            raise SpoolError("spool marker has no format version", marker)
-        if fmt > FORMAT:
-            raise SpoolError(
-                f"spool format {fmt} was made by a newer renderd; this renderd {__version__} "
-                f"reads format {FORMAT}: upgrade renderd on this host",
-                marker,
-            )
+        Marker.from_bytes(raw, marker, reader=f"this renderd {__version__}")
 
     # -- paths ----------------------------------------------------------------
 

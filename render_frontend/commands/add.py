@@ -14,7 +14,8 @@ from render_frontend.context import Context, pass_ctx
 from render_frontend.submit import chunk_json, command_job, submit
 from renderd.duration import Duration
 from renderd.errors import RenderdError
-from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
+from renderd.format.info import MAX_TIMEOUT
+from renderd.format.names import MAX_PRIORITY
 
 
 class DashDashCommand(click.Command):

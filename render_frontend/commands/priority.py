@@ -12,7 +12,7 @@ import click
 from render_frontend import completion, jobactions, terminal
 from render_frontend.commands.control import one_line
 from render_frontend.context import Context, pass_ctx
-from renderd.spool import MAX_PRIORITY
+from renderd.format.names import MAX_PRIORITY
 
 
 @click.command("priority")

@@ -23,7 +23,8 @@ from render_frontend.context import Context, pass_ctx
 from render_frontend.farmlog import FarmLog
 from renderd import protocol
 from renderd.duration import NON_NEGATIVE
-from renderd.spool import Spool, open_regular, relative_path_ok
+from renderd.format.info import relative_path_ok
+from renderd.spool import Spool, open_regular
 
 FAILED_LOG_LINES = 5
 

@@ -20,7 +20,8 @@ from render_frontend.web.errors import ApiError
 from render_frontend.web.inputs import Fields, job_param, json_body
 from render_frontend.web.recent import recent_of
 from render_frontend.web.settings import settings_of
-from renderd.spool import MAX_PRIORITY, Spool
+from renderd.format.names import MAX_PRIORITY
+from renderd.spool import Spool
 
 
 def _answer(spool: Spool, job: str, said: str | list[str]) -> dict[str, Any]:

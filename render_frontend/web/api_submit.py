@@ -22,7 +22,8 @@ from render_frontend.web.inputs import Fields, json_body
 from render_frontend.web.paths import allowed_path
 from render_frontend.web.recent import recent_of
 from render_frontend.web.settings import Settings, settings_of
-from renderd.spool import MAX_PRIORITY, MAX_TIMEOUT
+from renderd.format.info import MAX_TIMEOUT
+from renderd.format.names import MAX_PRIORITY
 
 COMMON = {"frames", "chunk", "priority", "name", "timeout", "max_attempts", "dry_run"}
 BLEND = COMMON | {"blend", "scenes", "all_scenes", "strict", "again", "local_ok", "overwrite",

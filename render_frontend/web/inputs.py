@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from render_frontend.web.errors import ApiError
-from renderd.spool import valid_name
+from renderd.format.names import valid_name
 
 MAX_BODY = 1024 * 1024
 T = TypeVar("T")

@@ -22,7 +22,7 @@ from render_frontend.farmlog import FARM_POLL, FarmLog
 from render_frontend.web.auth import require_read
 from render_frontend.web.inputs import int_query
 from render_frontend.web.settings import settings_of
-from renderd.spool import valid_name
+from renderd.format.names import valid_name
 
 KEEPALIVE = 10.0
 

@@ -27,6 +27,7 @@ from renderd.daemon.leases import LeasesMixin
 from renderd.daemon.picture import FarmPicture
 from renderd.daemon.running import RunningMixin
 from renderd.eventlog import EventLog
+from renderd.format.names import ClaimName
 from renderd.fsinfo import fs_type, is_network_fs
 from renderd.kinds import capabilities
 from renderd.kinds.blender_staging import clean_leftovers, notes_dir
@@ -37,7 +38,7 @@ from renderd.runner import Runner
 from renderd.scanner import QueueScanner, QueueWatch
 from renderd.schedule import HostView
 from renderd.server import PeerPolicy, Server
-from renderd.spool import ClaimName, Spool
+from renderd.spool import Spool
 
 log = logging.getLogger("renderd")
 

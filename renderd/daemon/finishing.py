@@ -18,9 +18,10 @@ from typing import Any, TypeGuard
 
 from renderd import claim, failreason
 from renderd.daemon.state import DaemonState, Deferred, log
+from renderd.format.info import ChunkInfo
+from renderd.format.names import ClaimName
 from renderd.kinds import kind_of
 from renderd.runner import Run
-from renderd.spool import ChunkInfo, ClaimName
 from renderd.states import ChunkState
 
 

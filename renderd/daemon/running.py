@@ -18,12 +18,12 @@ from renderd.daemon.claiming import refusal
 from renderd.daemon.finishing import FinishingMixin
 from renderd.daemon.state import log
 from renderd.errors import BadInfoFile
+from renderd.format.info import ChunkInfo, relative_path_ok
 from renderd.kinds import kind_of
 from renderd.kinds.blender import on_this_host
 from renderd.runner import Run
 from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
-from renderd.spool import ChunkInfo, relative_path_ok
 from renderd.spoolio import describe
 
 

@@ -22,6 +22,7 @@ from renderd.daemon.config import DaemonConfig
 from renderd.daemon.jobguard import JobGuard
 from renderd.daemon.picture import FarmPicture
 from renderd.format.manifest import Manifest
+from renderd.format.names import ClaimName
 from renderd.kinds import Capabilities
 from renderd.pilot import ExitRule
 from renderd.policy import HostPolicy
@@ -31,7 +32,7 @@ from renderd.runner import Run, Runner
 from renderd.scanner import QueueScanner
 from renderd.server import Server
 from renderd.spawner import Spawner
-from renderd.spool import ClaimName, Spool
+from renderd.spool import Spool
 
 log = logging.getLogger("renderd")
 

@@ -9,11 +9,11 @@ The kinds import the format and spool layers, never the reverse.
 
 from __future__ import annotations
 
+from renderd.format.info import ChunkInfo
 from renderd.kinds.base import Capabilities, ChunkKind, Launch
 from renderd.kinds.blender import BlenderKind
 from renderd.kinds.blender_version import host_blender
 from renderd.kinds.command import CommandKind
-from renderd.spool import ChunkInfo
 
 __all__ = ["KINDS", "Capabilities", "ChunkKind", "Launch", "capabilities", "kind_of"]
 

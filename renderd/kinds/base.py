@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from renderd.spool import ChunkInfo, Spool
+from renderd.format.info import ChunkInfo
+from renderd.spool import Spool
 
 
 @dataclass(frozen=True)

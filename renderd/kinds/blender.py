@@ -27,10 +27,11 @@ from typing import Any
 
 from renderd.errors import BadInfoFile
 from renderd.format.blender_fields import HASHES_RE, PYTHON_RUNNERS, check_frames, validate_fields
+from renderd.format.info import ChunkInfo
 from renderd.kinds.base import Capabilities
 from renderd.kinds.blender_staging import Staging
 from renderd.kinds.blender_version import version_tuple
-from renderd.spool import ChunkInfo, Spool
+from renderd.spool import Spool
 
 LOG5_PREFIX = r"(?:\d+:)?\d+:\d+(?:\.\d+)?\s+[\w.]+\s+\|\s?"
 LOG_LIMIT = 8 * 1024 * 1024

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from renderd.format.info import ChunkInfo
 from renderd.kinds.base import Capabilities, Launch, PlainLaunch
-from renderd.spool import ChunkInfo, Spool
+from renderd.spool import Spool
 
 
 class CommandKind:

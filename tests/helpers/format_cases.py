@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from renderd.errors import BadRecord
+from renderd.errors import RenderdError
 
 V1 = Path(__file__).parent.parent / "fixtures" / "spool_v1"
 DELETE = object()
@@ -37,5 +37,5 @@ def refuses_or_reads(reader: Callable[[bytes], object], raw: bytes) -> None:
     """Any bytes: a record, or our error with a path-less one-line sentence; never another exception."""
     try:
         reader(raw)
-    except BadRecord as err:
+    except RenderdError as err:  # BadRecord, or SpoolError for the marker
         assert err.message and "\n" not in err.message

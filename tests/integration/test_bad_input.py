@@ -13,7 +13,8 @@ from pathlib import Path
 from conftest import FAKEPROG
 from helpers.daemons import add_job, render, wait_for
 
-from renderd.spool import ChunkInfo, QueueDir
+from renderd.format.info import ChunkInfo
+from renderd.format.names import QueueDir
 
 
 def info_bytes(chunk: str, job: str = "hostile", **over: object) -> bytes:

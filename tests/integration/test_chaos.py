@@ -28,7 +28,8 @@ from conftest import FAKEPROG
 from helpers.daemons import Daemon, add_job, leftover_info_files, processes_mentioning, render, wait_for
 
 from renderd.errors import BadInfoFile
-from renderd.spool import ChunkInfo, ClaimName
+from renderd.format.info import ChunkInfo
+from renderd.format.names import ClaimName
 
 pytestmark = pytest.mark.slow
 

@@ -154,7 +154,7 @@ def test_chunk_waits_for_idle_owner_suspends_on_activity_resumes_and_is_given_ba
 
 
 def claims(spool: Path) -> list[Any]:
-    from renderd.spool import ClaimName
+    from renderd.format.names import ClaimName
 
     return [c for c in (ClaimName.parse(p.name) for p in (spool / "claimed").iterdir()) if c is not None]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from conftest import FAKEPROG
 from helpers.daemons import render, wait_for
 
-from renderd.spool import ChunkInfo, ClaimName
+from renderd.format.info import ChunkInfo
+from renderd.format.names import ClaimName
 
 
 def test_own_claim_without_a_run_is_requeued_after_the_lease_on_a_one_host_farm(

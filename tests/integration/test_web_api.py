@@ -183,7 +183,7 @@ def test_pause_resume_priority_cancel_retry_and_remove_change_the_spool_as_rende
 
     changed = svc.call("PUT", f"/api/v1/jobs/{job}/priority", {"priority": 80})
     assert changed.status == 200 and changed.json()["message"].endswith("-> 80")
-    from renderd.spool import QueueDir
+    from renderd.format.names import QueueDir
 
     assert [QueueDir.parse(q.name).priority for q in (spool / "queue").iterdir()] == [80]  # type: ignore[union-attr]
     assert job_status(spool, job)["priority"] == 80

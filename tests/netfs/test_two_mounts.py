@@ -19,7 +19,8 @@ from filelock import FileLock
 from helpers.daemons import Daemon, add_job, leftover_info_files, processes_mentioning, render, wait_for
 
 from netfs.conftest import TwoMounts
-from renderd.spool import ChunkInfo, ClaimName
+from renderd.format.info import ChunkInfo
+from renderd.format.names import ClaimName
 
 pytestmark = [pytest.mark.netfs, pytest.mark.slow]
 

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from renderd.errors import BadInfoFile
 from renderd.format.blender_fields import check_extra, validate_fields
+from renderd.format.info import ChunkInfo
 from renderd.kinds import KINDS, Capabilities
 from renderd.kinds.blender import BlenderKind, build_argv, frame_complete, frame_file, movie_stem, scene_switched
 from renderd.kinds.blender_staging import clean_leftovers
 from renderd.kinds.blender_version import host_version
-from renderd.spool import ChunkInfo, Spool
+from renderd.spool import Spool
 
 PNG = Path(__file__).parent.parent / "fixtures" / "blend" / "textures" / "wood.png"
 

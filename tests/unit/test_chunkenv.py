@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from renderd.chunkenv import SPOOL_ENV_FOR_BLENDER, chunk_env
-from renderd.spool import ChunkInfo
+from renderd.format.info import ChunkInfo
 
 PLANTED = {"PATH": "/evil/bin", "LD_PRELOAD": "/evil/x.so", "BLENDER_USER_SCRIPTS": "/evil", "PYTHONPATH": "/evil"}
 DAEMON = {"PATH": "/usr/bin:/bin", "HOME": "/home/render"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from renderd import claim
-from renderd.spool import ChunkInfo, QueueDir, Spool
+from renderd.format.info import ChunkInfo
+from renderd.format.names import QueueDir
+from renderd.spool import Spool
 
 
 def test_a_lock_file_that_cannot_be_opened_does_not_stop_the_claim(tmp_path: Path) -> None:

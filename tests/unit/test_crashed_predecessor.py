@@ -9,7 +9,8 @@ from pathlib import Path
 from helpers.daemons import wait_for
 
 from renderd.claim import LeaseWatcher, helpers_alive
-from renderd.spool import ClaimName, Spool
+from renderd.format.names import ClaimName
+from renderd.spool import Spool
 
 
 def test_claim_of_a_dead_daemon_under_our_name_waits_for_its_launchers(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from renderd.daemon.claiming import Verdict, choose, differs_from_manifest, last
 from renderd.daemon.finishing import MAX_RETRY_DELAY, Ending, Exit, classify, retry_delay
 from renderd.daemon.host_record import OwnedRecord, name_conflict
 from renderd.format.host import HostRecord
+from renderd.format.info import ChunkInfo
 from renderd.format.manifest import Manifest
 from renderd.kinds import Capabilities
-from renderd.spool import ChunkInfo
 
 BLENDER = {"file": "shots/a.blend", "scene": "Shot", "output": "frames/a_####.png", "version": [3, 4]}
 CAN_RENDER = Capabilities(allow_commands=False, allow_scripts=False, blender="/usr/bin/blender",

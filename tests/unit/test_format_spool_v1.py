@@ -12,6 +12,7 @@ from renderd.format.event import Event
 from renderd.format.host import HostRecord
 from renderd.format.info import ChunkInfo
 from renderd.format.manifest import Manifest
+from renderd.format.marker import Marker
 from renderd.format.names import ClaimName, QueueDir
 
 V1 = Path(__file__).parent.parent / "fixtures" / "spool_v1"
@@ -163,3 +164,9 @@ def test_every_event_line_reads() -> None:
     claimed = next(e for e in events if e.event == "chunk-claimed")
     assert (claimed.chunk, claimed.job, claimed.fields["run"]) == (f"{DONE}-0001", DONE, 1)
     assert [json.loads(line) for line in lines] == [e.as_message() for e in events]
+
+
+def test_the_marker_reads() -> None:
+    marker = Marker.from_bytes((V1 / "renderd-spool.toml").read_bytes())
+    assert marker.format == 1 and marker.created_by.startswith("renderd 0.1.0 on ") and marker.created > 1.7e9
+    assert Marker.from_bytes(marker.to_text().encode()) == marker

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from renderd.claim import LeaseWatcher
-from renderd.spool import ClaimName, Spool
+from renderd.format.names import ClaimName
+from renderd.spool import Spool
 
 
 class Clock:

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from renderd.format.names import ClaimName
 from renderd.leases import SPREAD, ClaimedListing, judged_holders, my_share
-from renderd.spool import ClaimName
 
 names = st.lists(st.from_regex(r"[a-z]{1,6}-[0-9]{1,3}", fullmatch=True), min_size=1, max_size=40, unique=True)
 

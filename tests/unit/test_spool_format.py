@@ -14,18 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from renderd.errors import BadInfoFile, SpoolError
-from renderd.spool import (
-    FORMAT,
-    LAYOUT,
-    MARKER,
-    MAX_INFO_BYTES,
-    ChunkInfo,
-    ClaimName,
-    QueueDir,
-    Spool,
-    chunk_id,
-    job_of_chunk,
-)
+from renderd.format import FORMAT
+from renderd.format.info import MAX_INFO_BYTES, ChunkInfo
+from renderd.format.names import ClaimName, QueueDir, chunk_id, job_of_chunk
+from renderd.spool import LAYOUT, MARKER, Spool
 
 
 def make_info(**over: Any) -> ChunkInfo:

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from renderd.errors import IllegalTransition
-from renderd.spool import ChunkInfo, Spool
+from renderd.format.info import ChunkInfo
+from renderd.spool import Spool
 from renderd.states import TRANSITIONS, ChunkState, check_transition
 
 states = st.sampled_from(list(ChunkState))
