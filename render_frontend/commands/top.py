@@ -1,7 +1,9 @@
-"""`render top`: a live full-screen overview of jobs (with progress bars) and hosts; q quits.
+"""`render top`: a live full-screen overview of jobs (with progress bars) and hosts.
 
-Drawn with rich; when stdout is not a terminal it prints one snapshot as plain lines instead
-(like `top -b -n 1`), so it can be piped or logged."""
+Keys: up/down (or k/j) select a job; p pauses it, r resumes it, c cancels it after a `y` to
+confirm; q quits.  Drawn with rich, laid out to keep the progress bars and the important
+columns at 80x24 (the job id is cut first, with an ellipsis); when stdout is not a terminal it
+prints one snapshot as plain lines instead (like `top -b -n 1`), so it can be piped or logged."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import sys
 import termios
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -22,10 +25,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from render_frontend import terminal
+from render_frontend import jobactions, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.farm import Farm, JobView, snapshot
 from renderd.duration import Duration
+from renderd.errors import RenderdError
 from renderd.spool import Spool
 
 
@@ -35,18 +39,72 @@ from renderd.spool import Spool
 @click.option("--once", is_flag=True, help="Print one snapshot as plain lines and exit (the default when piped).")
 @pass_ctx
 def command(ctx: Context, interval: float, once: bool) -> None:
-    """A live overview of the farm: jobs with progress bars, and hosts.  Press q to quit."""
+    """A live overview of the farm: jobs with progress bars, and hosts.
+
+    Keys: up/down select a job, p pause, r resume, c cancel (y confirms), q quit."""
     spool = ctx.spool()
     if once or not sys.stdout.isatty():
         for line in plain_lines(snapshot(spool)):
             terminal.echo(line)
         return
+    state = Selection()
     try:
-        with _keys() as read_key, Live(_screen(spool), screen=True, auto_refresh=False) as live:
-            while read_key(interval) not in ("q", "Q"):
-                live.update(_screen(spool), refresh=True)
+        with _keys() as read_key, Live(_screen(spool, snapshot(spool), state), screen=True,
+                                       auto_refresh=False) as live:
+            while True:
+                key = read_key(interval)
+                if key in ("q", "Q"):
+                    break
+                farm = snapshot(spool)
+                if key is not None:
+                    state.press(key, spool, _ordered(farm))
+                live.update(_screen(spool, farm, state), refresh=True)
     except KeyboardInterrupt:
         pass
+
+
+UP, DOWN = ("\x1b[A", "\x1bOA", "k"), ("\x1b[B", "\x1bOB", "j")
+
+
+@dataclass
+class Selection:
+    """The selected job, a cancel waiting for its `y`, and the last action's answer."""
+
+    index: int = 0
+    confirm: str | None = None
+    message: str = ""
+
+    def press(self, key: str, spool: Spool, jobs: list[str]) -> None:
+        self.index = min(self.index, max(len(jobs) - 1, 0))
+        if self.confirm is not None:
+            job, self.confirm = self.confirm, None
+            self.message = self._act(lambda: jobactions.cancel(spool, job)) if key in ("y", "Y") \
+                else f"{job}: not cancelled"
+            return
+        if key in UP:
+            self.index = max(self.index - 1, 0)
+        elif key in DOWN:
+            self.index = min(self.index + 1, max(len(jobs) - 1, 0))
+        elif not jobs:
+            self.message = "no jobs"
+        elif key in ("p", "P"):
+            self.message = self._act(lambda: jobactions.pause(spool, jobs[self.index]))
+        elif key in ("r", "R"):
+            self.message = self._act(lambda: jobactions.resume(spool, jobs[self.index]))
+        elif key in ("c", "C"):
+            self.confirm = jobs[self.index]
+            self.message = f"cancel {self.confirm}? y to confirm, any other key keeps it"
+
+    @staticmethod
+    def _act(action: Callable[[], str]) -> str:
+        try:
+            return action()
+        except RenderdError as err:  # refused (not yours, finished, ...): said in the footer
+            return str(err)
+
+
+def _ordered(farm: Farm) -> list[str]:
+    return [v.job for v in sorted(farm.jobs.values(), key=lambda v: v.manifest.created)]
 
 
 # --------------------------------------------------------------------------- figures
@@ -108,24 +166,36 @@ def _cell(value: object) -> Text:
     return Text(terminal.visible(value))
 
 
-def _screen(spool: Spool) -> Group:
-    farm = snapshot(spool)
-    jobs = Table(title=_cell(f"renderd — {spool.root}"), expand=True, title_justify="left")
-    for column in ("job", "state", "progress", "frames", "queued", "running", "done", "failed", "ETA"):
-        jobs.add_column(column, no_wrap=True, ratio=3 if column == "progress" else None)
-    for view in sorted(farm.jobs.values(), key=lambda v: v.manifest.created):
+def _screen(spool: Spool, farm: Farm, state: Selection) -> Group:
+    """Jobs, hosts and a footer.  At 80 columns the fixed columns take about 44: the bar gets at
+    least 10 and the job id what is left (cut with an ellipsis, never the headers)."""
+    jobs = Table(title=_cell(f"renderd — {spool.root}"), expand=True, title_justify="left", pad_edge=False)
+    jobs.add_column("job", no_wrap=True, overflow="ellipsis", ratio=3, min_width=8)
+    jobs.add_column("state", no_wrap=True, min_width=8)
+    jobs.add_column("progress", no_wrap=True, ratio=2, min_width=10)
+    for column in ("frames", "q/r/d/f", "ETA"):
+        jobs.add_column(column, no_wrap=True, justify="right")
+    ordered = sorted(farm.jobs.values(), key=lambda v: v.manifest.created)
+    state.index = min(state.index, max(len(ordered) - 1, 0))
+    for i, view in enumerate(ordered):
         fraction, done, total = job_progress(view, farm)
+        counts = f"{len(view.queued)}/{len(view.running)}/{len(view.done)}/{len(view.failed) + len(view.bad)}"
         jobs.add_row(_cell(view.job), _cell(view.state), ProgressBar(total=1.0, completed=fraction),
-                     _cell(f"{done}/{total}"), _cell(len(view.queued)), _cell(len(view.running)),
-                     _cell(len(view.done)), _cell(len(view.failed) + len(view.bad)),
-                     _cell(_eta(view.timing(farm.taken_at)["eta"])))
-    hosts = Table(expand=True)
-    for column in ("host", "state", "load", "chunks"):
-        hosts.add_column(column, no_wrap=True)
+                     _cell(f"{done}/{total}"), _cell(counts), _cell(_eta(view.timing(farm.taken_at)["eta"])),
+                     style="reverse" if i == state.index else None)
+    hosts = Table(expand=True, pad_edge=False)
+    hosts.add_column("host", no_wrap=True, overflow="ellipsis", max_width=20)
+    hosts.add_column("state", no_wrap=True)
+    hosts.add_column("load", no_wrap=True, justify="right")
+    hosts.add_column("chunks", no_wrap=True, overflow="ellipsis", ratio=1)
     for row in _host_rows(farm):
         hosts.add_row(*(_cell(value) for value in row))
-    footer = Text(f"{time.strftime('%H:%M:%S')}  q quits", style="dim")
-    return Group(jobs, hosts, footer)
+    keys = "↑↓ select  p pause  r resume  c cancel  q quits"
+    footer = Text(f"{time.strftime('%H:%M:%S')}  {keys}", style="dim", no_wrap=True, overflow="ellipsis")
+    lines: list[Any] = [jobs, hosts, footer]
+    if state.message:
+        lines.append(Text(terminal.visible(state.message), style="bold", no_wrap=True, overflow="ellipsis"))
+    return Group(*lines)
 
 
 @contextmanager
@@ -143,8 +213,15 @@ def _keys() -> Iterator[Any]:
     tty.setcbreak(fd)
 
     def read_key(timeout: float) -> str | None:
+        """One key; an arrow key's escape sequence (`ESC [ A`) as one string."""
         ready, _, _ = select.select([fd], [], [], timeout)
-        return os.read(fd, 1).decode(errors="replace") if ready else None
+        if not ready:
+            return None
+        key = os.read(fd, 1)
+        if key == b"\x1b":
+            while len(key) < 3 and select.select([fd], [], [], 0.05)[0]:
+                key += os.read(fd, 1)
+        return key.decode(errors="replace")
 
     try:
         yield read_key
