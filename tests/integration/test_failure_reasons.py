@@ -41,3 +41,5 @@ def test_a_chunk_that_fails_before_it_starts_is_told_by_log_and_the_daemon(spool
     assert "failed " in daemon.output() and "before it started" in daemon.output()
     events = (spool / "events" / "f2.jsonl").read_text()
     assert '"chunk-failed"' in events and "does not exist" in events
+    tail = render(spool, "tail", "--farm", "-n", "50", "--timeout", "2s").stdout
+    assert any("FAILED:" in line and "does not exist on f2" in line for line in tail.splitlines()), tail
