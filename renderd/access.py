@@ -11,7 +11,7 @@ import grp
 import os
 import pwd
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -50,3 +50,31 @@ def job_owner(folder: Path) -> tuple[int | None, str]:
     if not stat.S_ISDIR(st.st_mode):
         return None, "its folder is not a plain folder"
     return st.st_uid, f"uid {st.st_uid}"
+
+
+def has_processes_here(uid: int, proc: str = "/proc") -> bool:
+    """Does `uid` run anything on this machine (a desktop session, a shell)?  /proc/<pid> is owned
+    by its process's effective uid."""
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                if os.stat(os.path.join(proc, entry)).st_uid == uid:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def may_order_host(uid: int, daemon_uid: int, admin_groups: Iterable[str], local: Callable[[int], bool]) -> bool:
+    """May `uid` pause or drain the host of a daemon running as `daemon_uid`?
+
+    Root, the daemon's own user and the admin group may; and a user of this machine (one with a
+    process here: the workstation's owner, who runs `render host pause` at their desk).  Not any
+    artist anywhere: hosts/ is writable by all of them."""
+    if uid in (0, daemon_uid) or any(in_group(uid, -1, g) for g in admin_groups if g):
+        return True
+    return local(uid)

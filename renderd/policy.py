@@ -241,6 +241,7 @@ class HostPolicy:
         # always, and each look is a lookup on the file server; `render host` on this machine
         # wakes the daemon through its socket (recheck()), so only other machines' orders wait.
         self.control_every = 1.0
+        self.may_order: Callable[[int], bool] | None = None  # who may give this host orders (the daemon sets it)
 
     @classmethod
     def build(
@@ -278,7 +279,7 @@ class HostPolicy:
         changed = False
         if mono - self._control_at >= self.control_every:
             self._control_at = mono
-            changed = self._set_control(read_control(self.spool, self.host))
+            changed = self._set_control(read_control(self.spool, self.host, self.may_order))
         memory = self.memory.read()
         if memory.swapping:
             self.last_swap = wall

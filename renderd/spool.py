@@ -673,6 +673,19 @@ class Spool:
         """The owner's standing order for a host; None: none (or one that fails validation, logged)."""
         return self.read_record(self.host_control_path(name), HostControl.from_bytes, MAX_CONTROL_BYTES)
 
+    def host_control_owned(self, name: str) -> tuple[HostControl, int] | None:
+        """As `host_control`, with the uid that owns the file (who wrote the order, not a claim in it)."""
+        path = self.host_control_path(name)
+        try:
+            raw, uid = self.io.read_with_owner(path, MAX_CONTROL_BYTES)
+        except OSError:
+            return None
+        try:
+            return HostControl.from_bytes(raw, path), uid
+        except BadRecord as err:
+            warn_limited.warning("bad host control", "ignored %s", err)
+            return None
+
     def hosts(self) -> dict[str, HostRecord]:
         """Every host record that passes its reader, by name (a planted one that fails is ignored, logged)."""
         return self._records(self.root / "hosts", HostRecord.from_bytes, MAX_HOST_BYTES)

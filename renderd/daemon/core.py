@@ -22,7 +22,7 @@ from typing import Any
 from renderd import chunkslice, claim, pilot, protocol
 from renderd.daemon.claiming import ClaimingMixin
 from renderd.daemon.host_record import HostRecordMixin
-from renderd.daemon.jobguard import JobGuard
+from renderd.daemon.jobguard import HostOrders, JobGuard
 from renderd.daemon.leases import LeasesMixin
 from renderd.daemon.picture import FarmPicture
 from renderd.daemon.running import RunningMixin
@@ -76,6 +76,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             self.emit,
         )
         self.policy.control_every = self.cfg.poll  # the owner's order from another machine: within a poll
+        self.policy.may_order = HostOrders(os.getuid(), self.cfg.admin_group)  # hosts/ is every artist's
         self.scanner = QueueScanner(self.spool)
         admins = (self.cfg.admin_group,) if self.cfg.admin_group else ()
         me = HostView(self.cfg.name, self.cfg.tags, self.cfg.slots)

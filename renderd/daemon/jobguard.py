@@ -1,5 +1,6 @@
 """Job control: `JobGuard`, a daemon's reaction to jobs' control files (who owns a job is
-access.job_owner; the cancelling moves it shares with `render cancel` are in jobcancel.py).
+access.job_owner; the cancelling moves it shares with `render cancel` are in jobcancel.py), and
+`HostOrders`, who may give this host orders (`render host pause|drain`).
 
 Every move goes through the spool (`take_over` renames the file to a private name first, so
 when a daemon and a user act at the same moment exactly one of them moves each chunk)."""
@@ -7,10 +8,11 @@ when a daemon and a user act at the same moment exactly one of them moves each c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from renderd.access import job_owner, may_change_job
+from renderd.access import has_processes_here, job_owner, may_change_job, may_order_host
 from renderd.format.control import JobControl
 from renderd.jobcancel import cancel_queued
 from renderd.runner import Run, Runner
@@ -103,3 +105,25 @@ class JobGuard:
                 self.runner.resume(run)
                 self.paused_runs.discard(run.token)
                 self.emit("chunk-resumed", chunk=run.info.chunk, job=job, reason="job resumed")
+
+
+@dataclass
+class HostOrders:
+    """Who may pause or drain this host (access.may_order_host), as the idle policy asks each second
+    while an order is in hosts/; whether a uid runs anything here is looked up at most every 10 s."""
+
+    daemon_uid: int
+    admin_group: str | None
+    _local: dict[int, tuple[float, bool]] = field(default_factory=dict)
+
+    def __call__(self, uid: int) -> bool:
+        admins = [self.admin_group] if self.admin_group else []
+        return may_order_host(uid, self.daemon_uid, admins, self._is_local)
+
+    def _is_local(self, uid: int) -> bool:
+        now = time.monotonic()
+        seen = self._local.get(uid)
+        if seen is None or now - seen[0] >= 10.0:
+            seen = (now, has_processes_here(uid))
+            self._local[uid] = seen
+        return seen[1]

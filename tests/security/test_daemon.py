@@ -42,6 +42,7 @@ FAKEBLENDER = str(HELPERS / "fakeblender.py")
 BLEND = Path(__file__).parent.parent / "fixtures" / "blend" / "render_b34.blend"
 FAST = ("--poll", "0.5", "--lease", "8")
 VICTIM = "rd-victim"  # an artist whose work the attacker (helpers.attacker.ATTACKER) goes after
+REMOTE = "rd-remote"  # an artist at another workstation: no process of theirs runs here
 
 
 @dataclass
@@ -394,4 +395,40 @@ def test_a_forged_live_host_does_not_keep_a_chunk_that_failed_here_from_running_
     d = start(daemons, studio, tmp_path, "farm1", "--allow-commands", "--lease", "4")
     wait_for(once.exists, 60, what="the first, failing run")
     wait_done(studio, job, d, timeout=120)  # after two leases (8 s) this host takes it again
+    assert d.alive()
+
+
+# --------------------------------------------------------------------------- host orders (render host pause)
+
+
+def test_an_artist_elsewhere_cannot_pause_a_host_but_its_own_user_at_the_desk_can(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """hosts/ is every artist's: an order counts only from root, the daemon's user, the admin group
+    or a user of that machine (docs/security.md, "Host orders")."""
+    studio, artist = cast.spool, cast.artist
+    ensure_user(REMOTE)
+    remote = User(REMOTE)  # an artist with nothing running on this machine
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands")
+    refused = remote.render(studio, "host", "pause", "farm1")
+    assert refused.returncode == 0, refused.stderr  # the front-end writes the order: the daemon judges it
+    wait_for(lambda: f"ignoring hosts/farm1.control (pause): written by uid {remote.uid}" in d.output(), 60,
+             what=f"the daemon to ignore the remote order; log:\n{d.output()[-2000:]}")
+    job = command_job(artist, studio, "1-2", ["/bin/true"], "--chunk", "1")
+    wait_done(studio, job, d)
+
+    def state() -> str:
+        try:
+            return str(json.loads((studio / "hosts" / "farm1.json").read_text()).get("state"))
+        except (OSError, ValueError):
+            return ""
+
+    desk = subprocess.Popen([SYSTEM_PYTHON, "-c", "import time; time.sleep(300)"], cwd="/",
+                            **artist.popen_args())  # type: ignore[call-overload]  # the owner is at the desk
+    try:
+        assert artist.render(studio, "host", "pause", "farm1").returncode == 0
+        wait_for(lambda: state() == "paused", 60, what="the desk user's pause to be obeyed")
+    finally:
+        desk.kill()
+        desk.wait(10)
     assert d.alive()
