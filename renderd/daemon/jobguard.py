@@ -109,7 +109,7 @@ class JobGuard:
 
 @dataclass
 class HostOrders:
-    """Who may pause or drain this host (access.may_order_host), as the idle policy asks each second
+    """Who may pause or drain this host (access.may_order_host), as the idle policy asks each poll
     while an order is in hosts/; whether a uid runs anything here is looked up at most every 10 s."""
 
     daemon_uid: int
