@@ -82,6 +82,7 @@ def queue_blend(
     name: str | None,
     timeout: float | None,
     max_attempts: int,
+    encode: str | None = None,
 ) -> BlendOutcome:
     """Inspect, plan, check and (unless `dry_run`) queue; RenderdError with one sentence if refused."""
     request = replace(request, priority=priority, name=name, timeout=timeout, max_attempts=max_attempts)
@@ -118,10 +119,11 @@ def add_blend(
     name: str | None,
     timeout: float | None,
     max_attempts: int,
+    encode: str | None = None,
 ) -> None:
     """`render add FILE.blend`: queue_blend, told on stdout/stderr."""
     out = queue_blend(spool, path, request, strict=strict, again=again, dry_run=dry_run, priority=priority,
-                      name=name, timeout=timeout, max_attempts=max_attempts)
+                      name=name, timeout=timeout, max_attempts=max_attempts, encode=encode)
     for text in out.warnings:
         warn(text)
     if as_json:

@@ -22,6 +22,7 @@ from render_frontend.blend_inspect import BlendInfo, Scene
 from render_frontend.submit import ChunkSpec, JobSpec, slug
 from renderd.errors import BadInfoFile, UsageError
 from renderd.format import blender_fields
+from renderd.format.rules import JobRules
 from renderd.framelist import FrameRun
 from renderd.kinds import blender
 from renderd.spool import Spool
@@ -46,6 +47,7 @@ class Request:
     name: str | None = None
     timeout: float | None = None
     max_attempts: int = 3
+    rules: JobRules = field(default_factory=JobRules)  # --tags, --hosts, --max-share, --after, --block-after
 
 
 @dataclass
@@ -304,6 +306,7 @@ def _job_spec(plan: Plan, info: BlendInfo, request: Request) -> JobSpec:
         cwd="",
         timeout=request.timeout,
         max_attempts=request.max_attempts,
+        rules=request.rules,
         details={
             "blend": {
                 "file": plan.file,

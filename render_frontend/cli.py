@@ -71,6 +71,7 @@ COMMANDS: dict[str, Lazy] = {
         _C + "tail:command", "Follow live events: chunks claimed, progress, done, failed (with the last log lines)."
     ),
     "top": Lazy(_C + "top:command", "A live overview of the farm: jobs with progress bars, and hosts."),
+    "unblock": Lazy(_C + "unblock:command", "Let HOST take JOB's chunks again after it was blocked for failing them."),
     "wait": Lazy(_C + "wait:command", "Wait for JOB to finish; the exit code says how it went."),
 }
 

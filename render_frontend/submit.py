@@ -22,6 +22,7 @@ from renderd.format import FORMAT
 from renderd.format.info import ChunkInfo
 from renderd.format.manifest import MAX_CHUNKS, Manifest
 from renderd.format.names import chunk_id, valid_name
+from renderd.format.rules import JobRules
 from renderd.spool import Spool
 
 
@@ -78,6 +79,7 @@ class JobSpec:
     timeout: float | None = None
     max_attempts: int = 3
     details: dict[str, Any] = field(default_factory=dict)
+    rules: JobRules = field(default_factory=JobRules)  # tags, hosts, max share, after (render_frontend/schedopts.py)
 
     def infos(self, user: str, uid: int, created: float) -> list[ChunkInfo]:
         total = len(self.chunks)
@@ -155,6 +157,8 @@ def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[Manifest
         "chunks": [{"chunk": i.chunk, "start": i.start, "end": i.end, "step": i.step} for i in infos],
         **spec.details,
     }
+    if not spec.rules.is_default:
+        data["scheduling"] = spec.rules.as_dict()
     try:
         manifest = Manifest.from_dict(data)
         manifest.to_bytes()  # refuses a manifest over the readers' size limit

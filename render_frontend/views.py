@@ -12,6 +12,8 @@ from typing import Any
 
 from render_frontend.farm import Farm, JobView, snapshot
 from render_frontend.reasons import failed_reasons
+from render_frontend.schedview import Why, explain
+from renderd import blocklist
 from renderd.errors import BadRecord, RenderdError, SpoolError
 from renderd.spool import Spool, open_regular
 
@@ -29,8 +31,9 @@ def created(view: JobView) -> float:
 
 
 def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
-              farm: Farm | None = None) -> list[dict[str, Any]]:
-    """`render status [JOB] [--frames] --json`'s list of jobs, oldest first."""
+              farm: Farm | None = None, whys: dict[str, Why] | None = None) -> list[dict[str, Any]]:
+    """`render status [JOB] [--frames] --json`'s list of jobs, oldest first (`whys`: each job's
+    scheduling state, computed here when not given; render_frontend/schedview.py)."""
     farm = snapshot(spool, job) if farm is None else farm
     if job is not None and job in farm.unreadable:
         raise NoSuchJob(f"job {job!r} is unreadable: {farm.unreadable[job]}")
@@ -40,6 +43,8 @@ def jobs_json(spool: Spool, job: str | None = None, list_frames: bool = False,
     for view in sorted(farm.jobs.values(), key=created):
         entry = view.to_json()
         entry["failed_reasons"] = failed_reasons(spool, view.failed)  # chunk -> the run's last error line
+        why = whys[view.job] if whys is not None and view.job in whys else explain(spool, farm, view)
+        entry["scheduling"] = why.as_json(view)
         if list_frames:
             entry["missing_frames"] = view.missing_frames(view.vanished_frames(spool.root))
         out.append(entry)
@@ -55,6 +60,7 @@ def hosts_json(spool: Spool, now: float | None = None) -> list[dict[str, Any]]:
     names them), and a dead host's chunk that nobody holds (back in the queue) is not listed."""
     now = time.time() if now is None else now
     holder = {claim.chunk: claim.host for claim in spool.claims()}
+    blocked = blocked_from(spool)
     rows = []
     for name, rec in sorted(spool.hosts().items()):  # records that fail their reader are left out (logged)
         live = rec.is_live(now)
@@ -70,8 +76,22 @@ def hosts_json(spool: Spool, now: float | None = None) -> list[dict[str, Any]]:
             "state": rec.state if live else "offline",
             "live": live,
             "heartbeat_age": None if rec.heartbeat is None else round(now - rec.heartbeat, 1),
+            "tags": sorted(rec.tags),
+            "blocked_from": blocked.get(name, []),
         })
     return rows
+
+
+def blocked_from(spool: Spool) -> dict[str, list[dict[str, Any]]]:
+    """host -> the queued jobs it is blocked from (render unblock JOB HOST), with its failures of each."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for qdir in spool.queue_dirs():
+        manifest = spool.read_manifest(qdir.job)
+        if manifest is None:
+            continue
+        for host, failures in blocklist.blocked_hosts(spool, qdir.job, manifest.rules.block_after).items():
+            out.setdefault(host, []).append({"job": qdir.job, "failures": failures})
+    return out
 
 
 def job_chunks(spool: Spool, job: str) -> list[str]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import errno
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from render_frontend import chunking, command_checks, terminal
+from render_frontend import chunking, command_checks, schedopts, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.submit import chunk_json, command_job, submit
 from renderd.duration import Duration
@@ -77,6 +78,7 @@ class DashDashCommand(click.Command):
 @click.option("--overwrite", is_flag=True, help="[.blend] Render every frame, even those already rendered.")
 @click.option("--skip-existing", is_flag=True, help="[.blend] Skip every frame that exists complete, however old.")
 @click.option("--trust-scripts", is_flag=True, help="[.blend] Let Blender run the file's Python (-y, --python ...).")
+@schedopts.options
 @pass_ctx
 def command(
     ctx: Context,
@@ -99,14 +101,26 @@ def command(
     overwrite: bool,
     skip_existing: bool,
     trust_scripts: bool,
+    tags: str,
+    host_list: str | None,
+    max_share: str | None,
+    block_after: int,
+    after_jobs: tuple[str, ...],
+    encode: str | None,
 ) -> None:
     """Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend [-- BLENDER ARGS]`.
 
     A command's arguments may hold {start}, {end}, {step} and {frames}; each chunk gets its own values.
     A .blend job renders the scenes Blender would render (or --scene / --all-scenes) over their own frame
-    ranges (or --frames); see docs/blender.md.
+    ranges (or --frames); see docs/blender.md.  --tags, --hosts, --max-share, --after and --encode:
+    docs/scheduling.md.
     """
     after = click.get_current_context().meta["after_dashdash"]
+    try:
+        spool_now = ctx.spool_for_reading() if after_jobs else None
+        rules = schedopts.rules(spool_now, tags, host_list, max_share, block_after, after_jobs)
+    except RenderdError as err:
+        raise click.UsageError(str(err)) from None
     if blend is not None:
         # Only a .blend job needs BAT and zstandard (render_frontend.blend_inspect): imported here.
         from render_frontend.blend_add import add_blend
@@ -127,18 +141,20 @@ def command(
             overwrite=overwrite,
             skip_existing=skip_existing,
             shared_roots=list(shared_roots),
+            rules=rules,
         )
         try:
             spool = ctx.spool_for_reading()  # add_blend sets the spool up once the job is sound
             add_blend(spool, blend, request, strict=strict, again=again, dry_run=dry_run, as_json=as_json,
-                      priority=priority, name=name, timeout=timeout, max_attempts=max_attempts)
+                      priority=priority, name=name, timeout=timeout, max_attempts=max_attempts, encode=encode)
         except RenderdError as err:
             raise click.ClickException(str(err)) from None
         except OSError as err:
             raise click.ClickException(cannot_write(err)) from None
         return
     blend_only = {"--scene": scenes, "--all-scenes": all_scenes, "--strict": strict, "--again": again,
-                  "--overwrite": overwrite, "--skip-existing": skip_existing, "--trust-scripts": trust_scripts}
+                  "--overwrite": overwrite, "--skip-existing": skip_existing, "--trust-scripts": trust_scripts,
+                  "--encode": encode}
     used = [flag for flag, value in blend_only.items() if value]
     if used:
         raise click.UsageError(f"{', '.join(used)}: only for a .blend job")
@@ -153,6 +169,7 @@ def command(
         spool = ctx.spool_for_reading() if dry_run else ctx.spool(create=True)
         spec = command_job(spool, after, frames, per_chunk=per_chunk, priority=priority, name=name,
                            cwd=where, timeout=timeout, max_attempts=max_attempts)
+        spec = replace(spec, rules=rules)
         warning = command_checks.path_rule_warning(spool, where, shared_roots, local_ok)
         if warning:
             terminal.echo(f"Warning: {warning}", err=True)

@@ -51,9 +51,21 @@ def command(ctx: Context, as_json: bool) -> None:
             f"{_gib(r.get('swap_free')) + '/' + _gib(r.get('swap_total')):>15} "
             f"{str(r['heartbeat_age']) + 's':>6}  {chunks or '-'}"
         )
-        for note in (_policy_note(spool, r), _pilot_note(r)):
+        for note in (_policy_note(spool, r), _pilot_note(r), _schedule_note(r)):
             if note:
                 terminal.echo(f"{'':20} {note}")
+
+
+def _schedule_note(row: dict[str, Any]) -> str:
+    """`tags gpu,lighting; blocked from shot-1a2b (3 failures)`"""
+    parts = []
+    tags = row.get("tags")
+    if isinstance(tags, list) and tags:
+        parts.append("tags " + ",".join(map(str, tags)))
+    for entry in row.get("blocked_from") or []:
+        if isinstance(entry, dict):
+            parts.append(f"blocked from {entry.get('job')!s} ({entry.get('failures')!s} failures)")
+    return "; ".join(parts)
 
 
 def _policy_note(spool: Spool, row: dict[str, Any]) -> str:

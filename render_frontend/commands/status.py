@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
-from render_frontend import completion, terminal
+from render_frontend import completion, schedview, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.exitcodes import UnknownJob
 from render_frontend.farm import snapshot, who_can_run
 from render_frontend.reasons import failed_reasons
+from render_frontend.schedview import explain
 from render_frontend.views import NoSuchJob, created, jobs_json
 from renderd.spool import Spool
 
@@ -26,8 +27,9 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
     """Show jobs: frames and chunks by state, hosts, elapsed time, ETA and frame times."""
     spool = ctx.spool()
     farm = snapshot(spool, job)
+    whys = {name: explain(spool, farm, view) for name, view in farm.jobs.items()}
     try:
-        out = jobs_json(spool, job, list_frames, farm)
+        out = jobs_json(spool, job, list_frames, farm, whys)
     except NoSuchJob as err:
         raise UnknownJob(str(err)) from None
     if as_json:
@@ -54,6 +56,8 @@ def command(ctx: Context, job: str | None, as_json: bool, list_frames: bool) -> 
             terminal.echo(f"  missing frames: {frame_ranges(missing[v.job]) or 'none'}")
         if v.queued and not who_can_run(farm, v):
             terminal.echo(f"  ! no live daemon may run this job's {terminal.visible(v.manifest.kind)} chunks")
+        for text in schedview.lines(whys[v.job], v):
+            terminal.echo(f"  {terminal.visible(text)}")
 
 
 SHOWN_REASONS = 3

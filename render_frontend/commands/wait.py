@@ -13,13 +13,14 @@ from typing import Any
 
 import click
 
-from render_frontend import completion, terminal
+from render_frontend import completion, schedview, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.exitcodes import FAILED, OK, TIMEOUT, UnknownJob
 from render_frontend.farm import JobView, snapshot, who_can_run
 from render_frontend.progressbar import Line
 from render_frontend.reasons import failed_reasons
 from renderd.duration import NON_NEGATIVE
+from renderd.schedule import DepState
 from renderd.spool import Spool
 
 POLL = 0.5
@@ -37,6 +38,7 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
     deadline = None if timeout is None else time.monotonic() + timeout
     line = Line()
     warned = looked_again = False
+    told: str | None = None
     while True:
         farm = snapshot(spool, job)
         view = farm.jobs.get(job)
@@ -56,6 +58,14 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
                 continue
             line.clear()
             _finish(spool, view, "done" if missing == 0 else "failed", as_json)
+        why = schedview.explain(spool, farm, view) if not view.manifest.rules.is_default or view.queued else None
+        if why is not None and why.deps is DepState.BROKEN and not view.running:
+            line.clear()  # a job it waits for failed, was cancelled or removed: it never starts
+            _finish(spool, view, "failed", as_json, why.note)
+        if why is not None and why.waits and why.waits != told:
+            line.clear()
+            terminal.echo(f"{job}: {why.waits}; still waiting", err=True)  # once per reason
+            told = why.waits
         if view.queued and not view.running and not warned and not who_can_run(farm, view):
             line.clear()
             terminal.echo(
@@ -80,11 +90,13 @@ def progress(view: JobView) -> str:
             f"chunks {len(view.done)}/{view.total} done, {len(view.running)} running{eta_text}")
 
 
-def _finish(spool: Spool, view: JobView, outcome: str, as_json: bool) -> None:
+def _finish(spool: Spool, view: JobView, outcome: str, as_json: bool, reason: str = "") -> None:
     code = {"done": OK, "failed": FAILED, "timeout": TIMEOUT}[outcome]
     if as_json:
-        terminal.echo(json.dumps(result_json(spool, view, outcome, code)))
-    if outcome == "done":
+        terminal.echo(json.dumps(result_json(spool, view, outcome, code) | ({"reason": reason} if reason else {})))
+    if reason:
+        terminal.echo(f"{view.job}: {terminal.visible(reason)}", err=True)
+    elif outcome == "done":
         terminal.echo(f"{view.job}: all {view.total} chunk(s) done", err=True)
     elif outcome == "timeout":
         terminal.echo(f"{view.job}: timed out with {len(view.queued)} queued, {len(view.running)} running", err=True)

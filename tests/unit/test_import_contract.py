@@ -35,6 +35,8 @@ FRONTEND_MAY_REACH = (
     "renderd.jobcancel",  # the moves of `render cancel`, shared with the daemons
     "renderd.hostorder",  # `render host pause|drain` orders
     "renderd.host",  # the default host name (stdlib only; checked like the rest)
+    "renderd.schedule",  # the scheduling rules, pure: render status says what the daemons decide
+    "renderd.blocklist",  # the blocklist's records in the spool (render unblock, status, hosts)
 )
 # Edges that are allowed on purpose, with the reason.
 ALLOWED_EDGES: dict[tuple[str, str], str] = {
