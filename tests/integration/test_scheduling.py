@@ -93,7 +93,8 @@ def test_a_small_job_starts_before_the_next_chunk_of_a_big_job_of_equal_priority
     (holds / "h1").unlink()  # one host frees up: the small job (0 running) goes before the big one (1 running)
     waited = render(spool, "wait", small, "--timeout", "300", check=False)
     assert waited.returncode == 0, waited.stderr
-    assert len(starts(markers, "big")) == 2, "the big job's next chunk started before the small job was done"
+    later = starts(markers, "big")[2:]  # the big job's chunks started after the first two
+    assert not later or min(later) >= max(starts(markers, "small")), "a big chunk started before the small job did"
     render(spool, "cancel", big)
 
 
