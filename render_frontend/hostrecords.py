@@ -35,10 +35,12 @@ def last_seen(record: HostRecord) -> float:
 def forget(spool: Spool, name: str) -> list[str]:
     """Remove a host's record and order; the files removed (spool-relative)."""
     records = spool.hosts()
-    if not valid_name(name, 64) or name not in records:
+    # a record that fails its reader (planted, damaged) is not live and may go too
+    unreadable = valid_name(name, 64) and name not in records and f"{name}.json" in spool.names(spool.root / "hosts")
+    if not valid_name(name, 64) or (name not in records and not unreadable):
         known = ", ".join(sorted(records)) or "none"
         raise NoSuchHost(f"no host {name!r} in {spool.root} (hosts: {known})")
-    if records[name].is_live():
+    if name in records and records[name].is_live():
         raise HostLive(f"{name} is live (heartbeat {time.time() - last_seen(records[name]):.0f} s ago): "
                        "stop its daemon first; a running daemon writes its record again at once")
     removed = []
