@@ -78,3 +78,13 @@ def may_order_host(uid: int, daemon_uid: int, admin_groups: Iterable[str], local
     if uid in (0, daemon_uid) or any(in_group(uid, -1, g) for g in admin_groups if g):
         return True
     return local(uid)
+
+
+def manifest_is_the_owners(folder_uid: int, manifest_uid: int, daemon_uid: int, admin_groups: Iterable[str]) -> bool:
+    """Is a job's manifest its owner's word?  It is when its file is owned by the job folder's owner,
+    or was rewritten by root, the daemon's user or the admin group (`render priority` by an admin).
+    Anyone else who may write the folder can replace the manifest (a new file is theirs), and with
+    it the job's kind, priority and scheduling rules."""
+    if manifest_uid in (folder_uid, 0, daemon_uid):
+        return True
+    return any(in_group(manifest_uid, -1, g) for g in admin_groups if g)

@@ -7,6 +7,7 @@ walks the scanner's candidates, reads each info file, acts on the choice.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from renderd import claim
+from renderd.access import manifest_is_the_owners
 from renderd.daemon.picture import FarmPicture
 from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.errors import BadInfoFile
@@ -271,10 +273,28 @@ class ClaimingMixin(DaemonState):
 
     def _manifest(self, qdir: QueueDir) -> Manifest | None:
         """The job's manifest, read once per queue folder (a new priority is a new folder); None when
-        it has none or it fails validation (logged by the spool: a hostile manifest stops nothing)."""
+        it has none, it fails validation (logged by the spool: a hostile manifest stops nothing), or
+        it is not its owner's (access.manifest_is_the_owners): then each chunk is judged alone."""
         if qdir.name not in self.manifests:
-            self.manifests[qdir.name] = self.spool.read_manifest(qdir.job)
+            manifest = self.spool.read_manifest(qdir.job)
+            if manifest is not None and not self._owners_manifest(qdir.job):
+                manifest = None
+            self.manifests[qdir.name] = manifest
         return self.manifests[qdir.name]
+
+    def _owners_manifest(self, job: str) -> bool:
+        folder = self.spool.job_dir(job)
+        try:
+            folder_uid = self.spool.io.lstat(folder).st_uid
+            manifest_uid = self.spool.io.lstat(folder / "manifest.json").st_uid
+        except OSError:
+            return False
+        admins = [self.cfg.admin_group] if self.cfg.admin_group else []
+        if manifest_is_the_owners(folder_uid, manifest_uid, os.getuid(), admins):
+            return True
+        log.warning("ignoring the manifest of job %s: written by uid %d, the job is uid %d's", job, manifest_uid,
+                    folder_uid)
+        return False
 
     def _quarantine_linked(self, qdir: QueueDir) -> None:
         self._quarantine(None, "", self.spool.root / "queue" / qdir.name, "the job's queue folder is a symbolic link")

@@ -228,6 +228,26 @@ def test_a_command_chunk_planted_in_a_blender_job_is_quarantined_and_the_job_sti
     assert d.alive()
 
 
+def test_a_manifest_replaced_by_another_artist_is_not_the_jobs_word(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """The manifest decides a job's kind for every daemon: one replaced by someone else (it says
+    `command` now) must not get the owner's Blender chunks quarantined or the job left."""
+    studio, mallory, artist = cast.spool, cast.mallory, cast.artist
+    job = blender_job(artist, studio, "--chunk", "1")
+    manifest_path = studio / "jobs" / job["job"] / "manifest.json"
+    forged = json.loads(manifest_path.read_text())
+    forged["kind"] = "command"
+    forged.pop("blend", None)
+    write_as(mallory, manifest_path, json.dumps(forged).encode(), replace=True)  # the job folder is 2775
+    assert manifest_path.stat().st_uid == mallory.uid
+    d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER)  # no --allow-commands
+    wait_done(studio, job, d)
+    assert not list((studio / "bad").iterdir())
+    assert f"ignoring the manifest of job {job['job']}: written by uid {mallory.uid}" in d.output()
+    assert d.alive()
+
+
 # --------------------------------------------------------------------------- finding 12
 
 
