@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from renderd import protocol, spoolio
+from renderd import spoolio
+from renderd.errors import BadRecord
+from renderd.format.event import Event
 from renderd.spool import open_regular
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,8 @@ class EventLog:
 
     def __call__(self, event: dict[str, Any]) -> None:
         try:
-            raw = protocol.encode({"type": "event", **event})
-        except (TypeError, ValueError, protocol.ProtocolError) as err:
+            raw = Event.line(event)  # through the event line's reader: what we append, every reader reads
+        except (TypeError, ValueError, BadRecord) as err:
             log.warning("event %s not logged: %s", event.get("event"), err)
             return
         try:

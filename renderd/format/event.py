@@ -9,6 +9,8 @@ ids in the name grammar.  A line that fails is skipped by the reader, never show
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,15 @@ class Event:
         if self.job:
             out["job"] = self.job
         return out
+
+    @staticmethod
+    def line(message: Mapping[str, Any]) -> bytes:
+        """One line of an event log for a daemon's event message; BadRecord if a reader would refuse it
+        (the writer's check: what a daemon appends, every `render tail --farm` can read)."""
+        raw = (json.dumps({"v": VERSION, "type": "event", **message}, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")) + "\n").encode()
+        Event.from_line(raw.rstrip(b"\n"))
+        return raw
 
     @classmethod
     def from_line(cls, raw: bytes, path: Path | str | None = None) -> Event:

@@ -36,3 +36,12 @@ def test_a_good_line_reads() -> None:
 def test_hostile_lines_are_refused(line: bytes, words: str) -> None:
     with pytest.raises(BadRecord, match=words):
         Event.from_line(line, "events/x.jsonl")
+
+
+def test_the_writer_writes_only_what_the_reader_reads() -> None:
+    raw = Event.line({"event": "chunk-failed", "time": 1.5, "host": "fx1", "chunk": "j-0001", "job": "j",
+                      "reason": "exit code 1", "state": "queued"})
+    assert raw.endswith(b"\n") and raw.count(b"\n") == 1
+    assert Event.from_line(raw.rstrip(b"\n")).fields == {"reason": "exit code 1", "state": "queued"}
+    with pytest.raises(BadRecord, match="nested deeper than 2 levels"):
+        Event.line({"event": "odd", "time": 1.0, "host": "fx1", "detail": {"nested": {"x": 1}}})
