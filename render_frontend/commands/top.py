@@ -149,6 +149,8 @@ def plain_lines(farm: Farm) -> list[str]:
         frames = f"{done:>5}/{total:<5}"
         job, state = terminal.visible(view.job), terminal.visible(view.state)
         lines.append(f"{job:32} {state:10} {100 * fraction:>7.0f}% {frames} {counts:>13} {eta:>7}")
+    for job in sorted(farm.unreadable):  # its manifest fails its reader (render status --json says why)
+        lines.append(f"{terminal.visible(job):32} {'unreadable':10}")
     lines.append("")
     lines.append(f"{'HOST':20} {'STATE':10} {'LOAD':>5}  CHUNKS")
     for row in _host_rows(farm):

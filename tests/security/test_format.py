@@ -85,6 +85,8 @@ def test_deeply_nested_manifest_does_not_stop_claiming_or_render_status(
     said = lines["status"].stderr.splitlines()
     assert [line.split(":")[0] for line in said] == ["evil-1", "evil-2"], said  # one line each
     assert "nested deeper" in said[0] and "'created' must be a number" in said[1]
+    top = [line.split() for line in lines["top --once"].stdout.splitlines()]
+    assert ["evil-1", "unreadable"] in top and ["evil-2", "unreadable"] in top
     unreadable = json.loads(lines["status --json"].stdout)["unreadable"]
     assert [u["job"] for u in unreadable] == ["evil-1", "evil-2"]
     one = render(spool, "status", "evil-1", check=False)
