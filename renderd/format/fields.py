@@ -46,9 +46,6 @@ class Fields:
         """Missing, or null where the default is None (an optional field its writer had no value for)."""
         return key not in self.data or (default is None and self.data[key] is None)
 
-    def raw(self, key: str, default: Any = ...) -> Any:
-        return self.data[key] if key in self.data else self.missing(key, default)
-
     def integer(self, key: str, default: Any = ..., lo: int = 0, hi: int = MAX_INT) -> Any:
         if self.absent(key, default):
             return self.missing(key, default)
