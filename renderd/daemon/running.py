@@ -26,6 +26,8 @@ from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
 from renderd.spoolio import describe
 
+LAUNCHER_GRACE = 5.0  # seconds a launcher may be gone before its run ends without its `exited`
+
 
 def input_problem(info: ChunkInfo, spool_root: Path) -> str | None:
     """Why an input the chunk's program will open cannot be used (None: it can).
@@ -138,15 +140,16 @@ class RunningMixin(FinishingMixin):
         """End the runs whose launcher died without an `exited` message (killed, crashed).
 
         Such a run would hold its slot and keep its lease alive for ever.  A launcher reports
-        `exited` before it exits, so a run still here a heartbeat after its launcher was seen
-        gone will not hear from it: it ends as a failed attempt."""
+        `exited` before it exits, so a run still here LAUNCHER_GRACE seconds (and a heartbeat)
+        after its launcher was seen gone will not hear from it: it ends as a failed attempt.  The
+        grace is for a reader thread slowed by a loaded machine: a real `exited` must win."""
         now = time.monotonic()
         for run in list(self.runs.values()):
             if run.launcher_gone_at is None:
                 if self.runner.launcher_gone(run):
                     run.launcher_gone_at = now
                 continue
-            if now - run.launcher_gone_at < 1.0 or run.token not in self.runs:
+            if now - run.launcher_gone_at < LAUNCHER_GRACE or run.token not in self.runs:
                 continue
             pid = run.launcher or run.forked
             log.error("the launcher of %s (pid %s) died without reporting its end", run.info.chunk, pid)
