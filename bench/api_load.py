@@ -89,7 +89,7 @@ class SseClient(threading.Thread):
 
 def report(label: str, times: list[float], size: int) -> None:
     print(f"{label:44} p50 {1000 * statistics.median(times):7.1f} ms   p95 {1000 * percentile(times, 0.95):7.1f} ms"
-          f"   ({len(times)} requests, {size / 1024:.0f} KiB each)")
+          f"   max {1000 * max(times):7.1f} ms   ({len(times)} requests, {size / 1024:.0f} KiB each)")
 
 
 def measure(spool: Path, ids: list[str], refresh: float, args: argparse.Namespace) -> None:

@@ -37,10 +37,12 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 async def stream(request: Request, follower: FarmLog, job: str | None) -> AsyncIterator[bytes]:
+    # The first poll comes before the first byte: a client that has read the preamble gets every
+    # event written after it (and the recent past it asked for), none lost to a race.
+    batch = await run_in_threadpool(follower.poll)
     yield b"retry: 2000\n: renderd events\n\n"
     last = time.monotonic()
-    while not await request.is_disconnected():
-        batch = await run_in_threadpool(follower.poll)
+    while True:
         for message in batch:
             if job is None or about_job(message, job):
                 yield encode(message)
@@ -49,6 +51,9 @@ async def stream(request: Request, follower: FarmLog, job: str | None) -> AsyncI
             yield b": keepalive\n\n"
             last = time.monotonic()
         await asyncio.sleep(FARM_POLL)
+        if await request.is_disconnected():
+            return
+        batch = await run_in_threadpool(follower.poll)
 
 
 async def events(request: Request) -> StreamingResponse:

@@ -115,17 +115,24 @@ class Service:
         return self.call("POST", path, body if body is not None else {}, **kw)
 
     def events(self, query: str = "", timeout: float = 120) -> Iterator[dict[str, Any]]:
-        """The SSE stream's messages (JSON of each `data:` line) until `timeout` has passed."""
+        """Connects now (once this returns, no later event is missed); then yields the SSE stream's
+        messages (the JSON of each `data:` line) until `timeout` has passed."""
         req = urllib.request.Request(self.url.rstrip("/") + "/api/v1/events" + query)
-        deadline = time.monotonic() + timeout
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            assert resp.headers["Content-Type"].startswith("text/event-stream")
-            while time.monotonic() < deadline:
-                line = resp.readline()
-                if not line:
-                    return
-                if line.startswith(b"data: "):
-                    yield json.loads(line[6:])
+        resp = urllib.request.urlopen(req, timeout=30)
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        assert resp.readline() == b"retry: 2000\n"  # sent after the service's first look at the logs
+
+        def messages() -> Iterator[dict[str, Any]]:
+            deadline = time.monotonic() + timeout
+            with resp:
+                while time.monotonic() < deadline:
+                    line = resp.readline()
+                    if not line:
+                        return
+                    if line.startswith(b"data: "):
+                        yield json.loads(line[6:])
+
+        return messages()
 
 
 def token_env(home: Path) -> dict[str, str]:

@@ -1,6 +1,6 @@
 // renderd dashboard: keeps the server-rendered page live from /api/v1/events (no build step).
 // Every string from the spool is hostile: it only ever goes into textContent or an attribute
-// set with setAttribute, never into markup (no innerHTML anywhere in this file).
+// set with setAttribute, never into markup (no HTML-parsing DOM call anywhere in this file).
 "use strict";
 (function () {
   const TOKEN_KEY = "renderd-token";
