@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from render_frontend import blend_check, blend_inspect, blendjob, submit, terminal
+from render_frontend import blend_check, blend_inspect, blendjob, encodejob, submit, terminal
 from render_frontend.blendjob import Plan, Request
 from render_frontend.submit import AlreadyAdded
 from renderd.format.info import ChunkInfo
@@ -98,10 +98,18 @@ def queue_blend(
         )
     manifest, infos = submit.submit_unique(spool, plan.spec, again=again, dry_run=dry_run)
     answer = to_json(manifest.job, info, plan, infos)
+    if encode is not None:
+        video = encodejob.encode_spec(plan, info, manifest.job, encode, plan.spec)
+        if not dry_run:
+            spool = Spool.open(spool.root)
+        encoded, _ = submit.submit_unique(spool, video, again=True, dry_run=dry_run)
+        answer["encode"] = {"job": encoded.job, "videos": video.details["encode"]["videos"]}
     verb = "would queue" if dry_run else "queued"
     note = f"; {skipped} frame(s) already rendered are skipped" if skipped else ""
     summary = (f"{verb} {len(infos)} chunk(s), {manifest.frames} frame(s) of {len(plan.scenes)} scene(s) "
                f"from {info.path.name} (Blender {info.version_text}){note}")
+    if "encode" in answer:
+        summary += f"; then job {answer['encode']['job']} makes {', '.join(answer['encode']['videos'])}"
     lines = [f"{c['chunk']}  {c['scene']}  {c['start']}-{c['end']}:{c['step']}" for c in answer["chunks"]]
     return BlendOutcome(answer, summary, warnings, lines)
 

@@ -84,6 +84,7 @@ class Scene:
     percentage: int
     camera: bool
     overwrite: bool
+    fps: float = 24.0  # r.frs_sec / r.frs_sec_base: what `render add --encode` makes the video's frame rate
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,17 @@ def _scene(block: Any, blend: Path) -> Scene:
         percentage=int(get(b"r", b"size", default=100)),
         camera=bool(get(b"camera", default=0)),
         overwrite=not mode & R_NO_OVERWRITE,
+        fps=frame_rate(get(b"r", b"frs_sec", default=24), get(b"r", b"frs_sec_base", default=1.0)),
     )
+
+
+def frame_rate(frs_sec: Any, frs_sec_base: Any) -> float:
+    """Blender's frame rate: frs_sec / frs_sec_base (29.97 is 30 / 1.001); 24 when the file says nonsense."""
+    try:
+        fps = float(frs_sec) / float(frs_sec_base)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 24.0
+    return round(fps, 6) if 0 < fps <= 1000 else 24.0
 
 
 def output_pattern(pic: str, blend: Path, extensions: tuple[str, ...]) -> str:

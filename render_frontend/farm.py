@@ -241,6 +241,8 @@ def who_can_run(farm: Farm, view: JobView) -> list[str]:
     for name, rec in farm.live_hosts().items():
         if kind == "command" and not rec.allow_commands:
             continue
+        if kind == "encode" and not rec.ffmpeg:
+            continue
         if kind == "blender" and blender_refusal(view.manifest, rec) is not None:
             continue
         out.append(name)

@@ -65,6 +65,7 @@ class ChunkSpec:
     argv: list[str]
     blender: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    encode: dict[str, Any] | None = None  # an encode chunk's fields (render_frontend/encodejob.py)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class JobSpec:
                 timeout=self.timeout,
                 max_attempts=self.max_attempts,
                 blender=c.blender,
+                encode=c.encode,
             )
             for i, c in enumerate(self.chunks, start=1)
         ]

@@ -52,6 +52,7 @@ def capabilities_of(record: HostRecord) -> Capabilities:
         allow_commands=record.allow_commands,
         allow_scripts=record.allow_scripts,
         blender_version=record.blender_version,
+        ffmpeg="ffmpeg" if record.ffmpeg else None,
     )
 
 

@@ -161,6 +161,7 @@ class HostRecordMixin(DaemonState):
             "stale_after": self.cfg.host_stale_after,
             "slots": self.cfg.slots,
             "tags": sorted(self.cfg.tags),
+            "ffmpeg": self.caps.ffmpeg is not None,
             "allow_commands": self.cfg.allow_commands,
             "allow_scripts": self.cfg.allow_scripts,
             "blender_version": self.caps.blender_version,

@@ -26,7 +26,8 @@ MAX_LOAD = 1e6
 KNOWN = ("format", "name", "hostname", "pid", "cpus", "load", "mem_total", "mem_free", "swap_total", "swap_free",
          "state", "chunks", "version", "heartbeat", "started", "stale_after", "slots", "allow_commands",
          "allow_scripts", "blender_version", "when", "queued_seen", "admin_group", "control", "policy",
-         "owner_idle", "idle_after", "schedule", "boot_id", "instance", "tags")  # in the order the daemon writes them
+         "owner_idle", "idle_after", "schedule", "boot_id", "instance",
+         "tags", "ffmpeg")  # in the order the daemon writes them
 PROGRESS_SCALARS = (int, float, str, bool, type(None))
 
 
@@ -91,6 +92,7 @@ class HostRecord:
     boot_id: str | None = None  # this boot of the machine (a pid from an earlier boot names nothing alive)
     instance: str | None = None  # this start of the daemon
     tags: frozenset[str] = frozenset()  # `renderd --tags`: the groups ("farms") this host is in
+    ffmpeg: bool = False  # it has a working ffmpeg: it may take encode chunks
     rest: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
 
@@ -110,6 +112,8 @@ class HostRecord:
                 del out[late]
         if not self.tags:
             del out["tags"]
+        if not self.ffmpeg:
+            del out["ffmpeg"]
         return out | self.rest
 
     def to_bytes(self) -> bytes:
@@ -147,6 +151,7 @@ class HostRecord:
             policy=f.optional_text("policy", 1024), owner_idle=f.optional_number("owner_idle"),
             idle_after=f.optional_number("idle_after"), schedule=f.optional_text("schedule", 1024),
             boot_id=f.optional_text("boot_id", 64), instance=f.optional_text("instance", 64), tags=frozenset(tags),
+            ffmpeg=f.boolean("ffmpeg", False),
             rest={k: v for k, v in data.items() if k not in KNOWN}, format=fmt, **sizes,
         )
 

@@ -20,6 +20,7 @@ from renderd.errors import BadInfoFile
 from renderd.format import FORMAT, jsonload
 from renderd.format.blender_fields import check_frames
 from renderd.format.blender_fields import validate_fields as blender_fields
+from renderd.format.encode_fields import check_range, validate_encode
 from renderd.format.names import INFO_RE, MAX_PRIORITY, valid_name
 
 MAX_INFO_BYTES = 256 * 1024
@@ -33,7 +34,7 @@ MAX_ATTEMPTS = 100  # `render add --max-attempts` allows 1-100
 COUNTER_LIMITS = {"attempts": 1000, "max_attempts": MAX_ATTEMPTS, "requeues": 1000}
 DEFAULT_PRIORITY = 50
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-KINDS = ("command", "blender")
+KINDS = ("command", "blender", "encode")
 
 
 def now() -> float:
@@ -66,6 +67,7 @@ class ChunkInfo:
     history: list[dict[str, Any]] = field(default_factory=list)
     blender: dict[str, Any] | None = None
     format: int = FORMAT
+    encode: dict[str, Any] | None = None  # an encode chunk's fields (format/encode_fields.py); absent otherwise
 
     @property
     def frames(self) -> list[int]:
@@ -87,7 +89,10 @@ class ChunkInfo:
 
     def as_dict(self) -> dict[str, Any]:
         """The fields, `format` first; shallow (asdict's deep copies cost more than the JSON itself)."""
-        return {"format": self.format} | {f.name: getattr(self, f.name) for f in fields(self) if f.name != "format"}
+        out = {"format": self.format} | {f.name: getattr(self, f.name) for f in fields(self) if f.name != "format"}
+        if out["encode"] is None:  # only encode chunks have it: other info files read as before it existed
+            del out["encode"]
+        return out
 
     def to_bytes(self) -> bytes:
         return jsonload.dumps(self.as_dict())
@@ -207,6 +212,14 @@ def _validated(data: Mapping[str, Any]) -> ChunkInfo:
             raise BadInfoFile("a blender chunk needs its 'blender' fields")
         blender = blender_fields(blender)
         check_frames(start, end)
+    encode = _field(data, "encode", (dict, type(None)), None)
+    if kind == "encode":
+        if encode is None:
+            raise BadInfoFile("an encode chunk needs its 'encode' fields")
+        encode = validate_encode(encode)
+        check_range(start, end)
+    elif encode is not None:
+        raise BadInfoFile(f"a {kind} chunk has no 'encode' fields")
     created = _field(data, "created", (int, float), 0.0)
     if not 0 <= created < MAX_CREATED:
         raise BadInfoFile(f"field 'created' is not a time (seconds since 1970): {created}")
@@ -230,5 +243,6 @@ def _validated(data: Mapping[str, Any]) -> ChunkInfo:
         history=[dict(h) for h in history[-MAX_HISTORY:]],
         blender=None if blender is None else dict(blender),
         format=fmt,
+        encode=None if encode is None else dict(encode),
         **counters,
     )

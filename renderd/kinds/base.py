@@ -27,6 +27,7 @@ class Capabilities:
     allow_scripts: bool = False
     blender: str = "blender"
     blender_version: str | None = None
+    ffmpeg: str | None = None  # this host's ffmpeg, an absolute path (None: it leaves encode chunks to others)
 
 
 class Launch(Protocol):
