@@ -259,7 +259,4 @@ def blender_refusal(manifest: Manifest, host: HostRecord) -> str | None:
 
 def _ran_at(record: CancelledRecord) -> list[float]:
     """When a cancelled chunk had started running (the daemon notes `ran` in its history)."""
-    history = record.info.history if record.info is not None else []
-    return [float(h["started"]) for h in history
-            if isinstance(h, dict) and h.get("event") == "ran" and isinstance(h.get("started"), (int, float))
-            and not isinstance(h.get("started"), bool)]
+    return [] if record.info is None else record.info.history_times("ran", key="started")

@@ -66,9 +66,7 @@ def refusal(info: ChunkInfo, caps: Capabilities) -> str | None:
 
 def last_failure_here(info: ChunkInfo, me: str) -> float | None:
     """When this host last failed the chunk (its history's time), None if never or unknown."""
-    times = [e.get("time") for e in info.history if e.get("event") == "failed" and e.get("host") == me]
-    known = [t for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)]
-    return max(known, default=None)
+    return max(info.history_times("failed", me), default=None)
 
 
 def prefer_others(

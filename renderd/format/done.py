@@ -17,7 +17,7 @@ from typing import Any
 from renderd.errors import BadInfoFile, BadRecord
 from renderd.format import FORMAT, jsonload
 from renderd.format.fields import Fields
-from renderd.format.info import COUNTER_LIMITS, MAX_HISTORY, ChunkInfo
+from renderd.format.info import COUNTER_LIMITS, MAX_HISTORY, ChunkInfo, history_entry_ok
 
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_SAVED = 1000  # the daemon keeps the last 1 000 saved files and frame times
@@ -129,8 +129,8 @@ def _ids(f: Fields) -> tuple[str, str]:
 
 def _history(f: Fields) -> tuple[dict[str, Any], ...]:
     entries = f.items("history", [], 10 * MAX_HISTORY)
-    if not all(isinstance(h, dict) for h in entries):
-        raise f.fail("field 'history' must be a list of objects")
+    if not all(map(history_entry_ok, entries)):
+        raise f.fail("field 'history' must be a list of flat objects")
     return tuple(dict(h) for h in entries[-MAX_HISTORY:])
 
 

@@ -87,6 +87,12 @@ class ChunkInfo:
         self.history.append(entry)
         del self.history[:-MAX_HISTORY]
 
+    def history_times(self, event: str, host: str | None = None, key: str = "time") -> list[float]:
+        """The `key` times of this chunk's `event` entries (of `host`, if given), oldest first."""
+        return [float(h[key]) for h in self.history
+                if h.get("event") == event and (host is None or h.get("host") == host)
+                and isinstance(h.get(key), (int, float)) and not isinstance(h.get(key), bool)]
+
     def as_dict(self) -> dict[str, Any]:
         """The fields, `format` first; shallow (asdict's deep copies cost more than the JSON itself)."""
         out = {"format": self.format} | {f.name: getattr(self, f.name) for f in fields(self) if f.name != "format"}
@@ -137,6 +143,20 @@ def _str_list(value: Any, key: str, limit: int = 4096) -> list[str]:
         if not isinstance(item, str) or "\0" in item or len(item) > 65536:
             raise BadInfoFile(f"field {key!r} must be a list of strings")
     return list(value)
+
+
+def history_entry_ok(entry: Any) -> bool:
+    """A history entry is a small flat object: `time` a number, `event` a word, other values scalars."""
+    if not isinstance(entry, dict) or len(entry) > 16:
+        return False
+    for key, value in entry.items():
+        if len(key) > 64 or not isinstance(value, (str, int, float, bool, type(None))):
+            return False
+        if isinstance(value, str) and len(value) > 4096:
+            return False
+    time_ = entry.get("time", 0.0)
+    return (isinstance(time_, (int, float)) and not isinstance(time_, bool)
+            and isinstance(entry.get("event", ""), str) and isinstance(entry.get("host", ""), str))
 
 
 def _bounded(data: Mapping[str, Any], key: str, default: int, lo: int, hi: int) -> int:
@@ -199,8 +219,8 @@ def _validated(data: Mapping[str, Any]) -> ChunkInfo:
             raise BadInfoFile(f"field {key!r} is {str(value)[:20]}, outside 0-{COUNTER_LIMITS[key]}")
     failed_hosts = _str_list(_field(data, "failed_hosts", list, []), "failed_hosts", 1000)
     history = _field(data, "history", list, [])
-    if len(history) > 10 * MAX_HISTORY or not all(isinstance(h, dict) for h in history):
-        raise BadInfoFile("field 'history' must be a list of objects")
+    if len(history) > 10 * MAX_HISTORY or not all(map(history_entry_ok, history)):
+        raise BadInfoFile("field 'history' must be a list of flat objects ({time, event, host?, ...})")
     timeout = _field(data, "timeout", (int, float, type(None)), None)
     if timeout is not None and timeout <= 0:
         raise BadInfoFile("timeout must be positive")

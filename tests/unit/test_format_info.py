@@ -42,3 +42,17 @@ def test_what_reads_writes_back_the_same() -> None:
     for path in (FAILED, BLENDER):
         info = read(path.read_bytes())
         assert read(info.to_bytes()) == info
+
+
+@pytest.mark.parametrize("entry", [[1], {"time": "noon", "event": "failed"}, {"event": ["x"]},
+                                   {"time": 1.0, "event": "failed", "detail": {"nested": 1}},
+                                   {f"k{i}": i for i in range(17)}, {"event": "failed", "host": 5}])
+def test_history_entries_are_small_flat_objects(entry: Any) -> None:
+    with pytest.raises(BadInfoFile, match="'history' must be a list of flat objects"):
+        read(changed(FAILED, history=[entry]))
+
+
+def test_history_times_of_an_event_and_host() -> None:
+    info = read(FAILED.read_bytes())
+    assert info.history_times("failed", "fx1") == [1796114135.015]
+    assert info.history_times("failed", "other") == [] and info.history_times("queued") == [1796114134.435]
