@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,4 +104,39 @@ def test_dashboard_goes_live_shows_thumbnails_pauses_and_says_when_the_service_s
     finally:
         hold_file = tmp_path / "hold"
         hold_file.unlink(missing_ok=True)
+        svc.kill()
+
+
+@pytest.mark.blender
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("blender") is None, reason="needs the `blender` program (CI installs it)")
+def test_frames_rendered_by_real_blender_show_as_thumbnails(
+    spool: Path, tmp_path: Path, start_daemon  # type: ignore[no-untyped-def]
+) -> None:
+    shots = spool / "shots"
+    shots.mkdir(parents=True)
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "blend" / "render_b34.blend", shots / "render_b34.blend")
+    svc = Service(spool, tmp_path, ["--token-file", str(tmp_path / "token")])
+    svc.token = write_token(tmp_path / "token")
+    try:
+        start_daemon("a", "--poll", "0.5")
+        svc.start()
+        made = svc.post("/api/v1/jobs", {"blend": str(shots / "render_b34.blend")})
+        assert made.status == 201, made.body
+        job = made.json()["job"]
+        wait_for(lambda: status(spool, job)["state"] in ("done", "failed"), 300, what="Blender to render the job")
+        assert status(spool, job)["state"] == "done"
+        thumb = svc.get(f"/api/v1/jobs/{job}/frames/2/thumbnail")
+        assert thumb.status == 200 and thumb.body.startswith(b"\x89PNG"), thumb.body[:200]
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            page.goto(f"{svc.url}jobs/{job}")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#thumbs img')].filter(i => i.complete && i.naturalWidth > 0)"
+                ".length >= 3", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "blender-job.png"), full_page=True)
+            browser.close()
+        print(f"screenshot: {tmp_path}/blender-job.png")
+    finally:
         svc.kill()

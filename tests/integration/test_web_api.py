@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -241,3 +242,30 @@ def test_a_thumbnail_of_a_rendered_png_is_made_once_and_cached_in_the_spool(
 
 
 SAVES_TEXT = "import sys; open(sys.argv[1], 'w').write('not an image'); print(\"Saved: '\" + sys.argv[1] + \"'\")"
+
+
+BLEND = Path(__file__).parents[1] / "fixtures" / "blend"
+
+
+def test_a_blend_is_checked_and_queued_as_render_add_does(made_spool: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    spool = made_spool
+    shots = spool / "shots"
+    shots.mkdir()
+    shutil.copy(BLEND / "render_b34.blend", shots / "render_b34.blend")
+    svc = serve()
+    browse = svc.get(f"/api/v1/files?path={shots}").json()
+    assert [(e["name"], e["type"]) for e in browse["entries"]] == [("render_b34.blend", "blend")]
+    path = browse["entries"][0]["path"]
+    dry = svc.post("/api/v1/jobs", {"blend": path, "dry_run": True})
+    assert dry.status == 200, dry.body
+    cli = json.loads(render(spool, "add", "--json", "--dry-run", path).stdout)
+    assert {k: v for k, v in dry.json().items() if k not in ("dry_run", "message", "warnings")} == cli
+    assert dry.json()["message"].startswith("would queue 1 chunk(s), 3 frame(s)")
+    assert not list((spool / "queue").iterdir())
+    made = svc.post("/api/v1/jobs", {"blend": path, "priority": 60})
+    assert made.status == 201 and made.json()["message"].startswith("queued 1 chunk(s)")
+    job = made.json()["job"]
+    assert job_status(spool, job)["kind"] == "blender" and job_status(spool, job)["priority"] == 60
+    again = svc.post("/api/v1/jobs", {"blend": path})
+    assert again.status == 409 and "pass --again" in again.json()["error"]
+    assert svc.post("/api/v1/jobs", {"blend": path, "again": True}).status == 201
