@@ -6,21 +6,15 @@ command line stays one screen and the pilot's rules live beside each other.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from renderd import pilot
+from renderd.duration import POSITIVE
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not 0 < value < math.inf:
-        raise click.BadParameter("must be a number of seconds greater than 0")
-    return value
 
 
 def pilot_options(func: F) -> F:
@@ -33,10 +27,9 @@ def pilot_options(func: F) -> F:
         ),
         click.option(
             "--idle-exit",
-            type=float,
+            type=POSITIVE,
             default=None,
-            callback=_seconds,
-            help="Leave when no chunk this daemon may run has been queued for this many seconds "
+            help="Leave when no chunk this daemon may run has been queued for this long, e.g. 60s "
             f"(default: never; {pilot.PILOT_IDLE_EXIT:g} with --pilot).",
         ),
         click.option(

@@ -29,6 +29,7 @@ import click
 
 from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
+from renderd.duration import Duration
 
 BURST_DIR = "burst"
 FORMAT = 1
@@ -135,8 +136,8 @@ def _write_record(folder: Path, record: dict[str, Any]) -> None:
 @click.option("--time", "time_limit", callback=_check(_TIME_RE, "a Slurm time (e.g. 2:00:00)"),
               help="Slurm time limit per pilot, e.g. 2:00:00 (pilots leave before it ends).")
 @click.option("--job", callback=_check(_JOB_RE, "a job id"), help="Pilots run only this job's chunks.")
-@click.option("--idle-exit", type=click.FloatRange(1, 86400), default=60.0, show_default=True,
-              help="A pilot leaves when nothing it may run was queued for this many seconds.")
+@click.option("--idle-exit", type=Duration(1, maximum=86400), default="60s", show_default=True,
+              help="A pilot leaves when nothing it may run was queued for this long, e.g. 2m.")
 @click.option("--slots", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Chunks each pilot runs at once (and CPUs it asks of Slurm).")
 @click.option("--sbatch-arg", "sbatch_args", multiple=True, metavar="ARG",

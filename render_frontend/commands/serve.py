@@ -13,6 +13,7 @@ import click
 
 from render_frontend import terminal
 from render_frontend.context import Context, pass_ctx
+from renderd.duration import Duration
 from renderd.errors import RenderdError
 
 DEFAULT_PORT = 8470
@@ -44,8 +45,8 @@ def _bind(ctx: click.Context, param: click.Parameter, value: str) -> str:
               help="Serve HTTPS with this certificate (PEM; or run behind a reverse proxy, docs/api.md).")
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The private key of --tls-cert (PEM).")
-@click.option("--refresh", default=1.0, show_default=True, type=click.FloatRange(0, 60),
-              help="Serve a farm snapshot again for up to this many seconds (0: read the spool for every request).")
+@click.option("--refresh", default="1s", show_default=True, type=Duration(0, maximum=60),
+              help="Serve a farm snapshot again for up to this long, e.g. 2s (0: read the spool for every request).")
 @click.option("--print-url", is_flag=True, help="Print the dashboard's URL (with the token) and exit.")
 @pass_ctx
 def command(ctx: Context, bind: str, port: int, token_file: Path | None, shared_roots: tuple[Path, ...],
