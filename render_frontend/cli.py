@@ -64,6 +64,10 @@ COMMANDS: dict[str, Lazy] = {
     "serve": Lazy(
         _C + "serve:command", "Serve the REST API (/api/v1) and a live dashboard of the farm (http://127.0.0.1:8470/)."
     ),
+    "stats": Lazy(
+        _C + "stats:command",
+        "Show the farm's history per host, or JOB's (kept after `render clean`).",
+    ),
     "status": Lazy(
         _C + "status:command", "Show jobs: frames and chunks by state, hosts, elapsed time, ETA and frame times."
     ),

@@ -36,11 +36,17 @@ class EventLog:
         self._size = 0
         self._failed = False
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def encode(self, event: dict[str, Any]) -> bytes | None:
+        """The line for one event (None: this log keeps no line of it)."""
         try:
-            raw = Event.line(event)  # through the event line's reader: what we append, every reader reads
+            return Event.line(event)  # through the event line's reader: what we append, every reader reads
         except (TypeError, ValueError, BadRecord) as err:
             log.warning("event %s not logged: %s", event.get("event"), err)
+            return None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        raw = self.encode(event)
+        if raw is None:
             return
         try:
             if self._fd is None or self._size + len(raw) > self.max_bytes:

@@ -57,7 +57,7 @@ from renderd.spoolio import SpoolIO, UnsafeEntry
 from renderd.states import ChunkState, check_transition
 
 MARKER = "renderd-spool.toml"
-LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "tmp", "locks")
+LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "stats", "tmp", "locks")
 
 
 # What `render clean` may sweep: the names renderd itself makes in bad/, tmp/ and locks/.
@@ -467,6 +467,15 @@ class Spool:
     def event_log_path(self, daemon: str) -> Path:
         """events/<daemon>.jsonl; rotated copies are <daemon>.jsonl.1, .2, ..."""
         return self.root / "events" / f"{daemon}.jsonl"
+
+    def stats_log_path(self, daemon: str) -> Path:
+        """stats/<daemon>.jsonl (renderd.statslog); rotated copies are <daemon>.jsonl.1, .2, ..."""
+        return self.root / "stats" / f"{daemon}.jsonl"
+
+    def stats_logs(self) -> list[Path]:
+        """Every daemon's stats log, rotated copies included (history outlives the jobs)."""
+        return sorted(self.root / "stats" / n for n in self.names(self.root / "stats")
+                      if (n.endswith(".jsonl") and valid_name(n[:-6])) or ROTATED_RE.match(n))
 
     def event_logs(self) -> list[Path]:
         """The current event log of every daemon (not the rotated ones)."""

@@ -39,6 +39,7 @@ from renderd.scanner import QueueScanner, QueueWatch
 from renderd.schedule import HostView
 from renderd.server import PeerPolicy, Server
 from renderd.spool import Spool
+from renderd.statslog import StatsLog
 
 log = logging.getLogger("renderd")
 
@@ -246,6 +247,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
     def _start_talking(self) -> None:
         """Listeners for `emit` (the spool's event log, the local socket) and the progress reader."""
         self.listeners.append(EventLog(self.spool.event_log_path(self.cfg.name)))
+        self.listeners.append(StatsLog(self.spool.stats_log_path(self.cfg.name)))
         path = self.cfg.socket or protocol.default_socket_path(self.spool.root, self.cfg.name)
         policy = PeerPolicy(os.getuid(), self.cfg.admin_group)
         self.server = Server(path, self.cfg.name, policy, lambda: self.events.put(("control", None)))

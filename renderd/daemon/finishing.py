@@ -18,6 +18,7 @@ from typing import Any, TypeGuard
 
 from renderd import claim, failreason
 from renderd.daemon.state import DaemonState, Deferred, log
+from renderd.format import stats
 from renderd.format.info import ChunkInfo
 from renderd.format.names import ClaimName
 from renderd.kinds import kind_of
@@ -123,6 +124,7 @@ class FinishingMixin(DaemonState):
     def _finish(self, run: Run, msg: Mapping[str, Any]) -> None:
         info, name = run.info, self.cfg.name
         seconds = round(run.elapsed, 3)
+        run_number = info.run_number  # before a failed attempt counts
         outputs = self._end_progress(run)
         exit = Exit.from_message(msg)
         if exit.log_error:
@@ -157,7 +159,8 @@ class FinishingMixin(DaemonState):
         state = self._fail_attempt(run.claim, info, reason)
         log.warning("failed %s: %s -> %s", info.chunk, reason, state or "claim lost")
         self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
-                  log=str(run.log.relative_to(self.spool.root)))
+                  log=str(run.log.relative_to(self.spool.root)), run=run_number, slots=self.cfg.slots,
+                  suspended=round(min(run.suspended_seconds, seconds), 3))
 
     def _record_done(self, run: Run, seconds: float, outputs: dict[str, Any]) -> None:
         info = run.info
@@ -185,19 +188,25 @@ class FinishingMixin(DaemonState):
         }
         # The record's fsync runs on the recorder's thread: the slot takes its next chunk meanwhile.
         self.recording.add(run.claim.name)
+        line = stats.from_run(time=record["finished"], host=self.cfg.name, job=info.job, chunk=info.chunk, ok=True,
+                              frames=len(info.frames), seconds=seconds, suspended=record["suspended"],
+                              frame_times=outputs.get("frame_times"), slots=self.cfg.slots, run=info.run_number)
         self.recorder.record(
-            lambda: claim.finish_done(self.spool, run.claim, info, record), (info, seconds, run.claim.name)
+            lambda: claim.finish_done(self.spool, run.claim, info, record), (info, seconds, run.claim.name, line)
         )
 
-    def _recorded(self, tag: tuple[ChunkInfo, float, ClaimName], ok: bool, error: Exception | None) -> None:
+    def _recorded(self, tag: tuple[ChunkInfo, float, ClaimName, stats.StatsLine], ok: bool,
+                  error: Exception | None) -> None:
         """The recorder wrote a done record and dropped the claim (or could not)."""
-        info, seconds, held = tag
+        info, seconds, held, line = tag
         self.recording.discard(held)
         if error is not None:
             log.error("cannot record the end of %s: %s (its lease will expire)", info.chunk, error)
         elif ok:
             log.info("done %s in %.2fs", info.chunk, seconds)
-            self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames))
+            self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames),
+                      suspended=line.suspended, frame_seconds=line.frame_seconds, fastest=line.fastest,
+                      slowest=line.slowest, run=line.run, slots=line.slots)
         else:
             log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
 

@@ -52,7 +52,7 @@ def test_version_and_help_import_no_command_spool_daemon_or_bat(args: list[str],
 def test_completing_a_command_name_imports_no_command(tmp_path: Path) -> None:
     env = {"_RENDER_COMPLETE": "bash_complete", "COMP_WORDS": "render st", "COMP_CWORD": "1"}
     mods, out = imported([], tmp_path, env)
-    assert out.split() == ["plain,status"]
+    assert out.split() == ["plain,stats", "plain,status"]
     assert ours_and_heavy(mods) <= LIGHT, sorted(ours_and_heavy(mods) - LIGHT)
 
 
@@ -77,10 +77,10 @@ def test_the_table_lists_every_command_with_its_own_short_help() -> None:
 
 
 def test_a_typo_still_suggests_the_command() -> None:
-    proc = subprocess.run([sys.executable, "-c", "from render_frontend.cli import main; main()", "stauts"],
+    proc = subprocess.run([sys.executable, "-c", "from render_frontend.cli import main; main()", "priorty"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert "No such command 'stauts'. Did you mean 'status'?" in proc.stderr
+    assert "No such command 'priorty'. Did you mean 'priority'?" in proc.stderr
 
 
 def _modules() -> list[str]:
