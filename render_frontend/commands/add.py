@@ -128,6 +128,8 @@ def command(
 
         if overwrite and skip_existing:
             raise click.UsageError("give --overwrite or --skip-existing, not both")
+        if scenes and all_scenes:  # (blendjob says so too, for the API): options that conflict are exit 2
+            raise click.UsageError("give --scene or --all-scenes, not both")
         if cwd is not None:
             raise click.UsageError("--cwd: only for a command job (Blender chunks run in the spool)")
         request = Request(

@@ -28,9 +28,18 @@ def test_an_unknown_job_is_exit_2_in_every_command(spool: Path, args: list[str])
     assert line == f"Error: no job 'nope-1' in {spool}"
 
 
-def test_conflicting_options_are_usage_errors(spool: Path) -> None:
-    out = render(spool, "tail", "--farm", "--socket", str(spool / "x.sock"), check=False)
-    assert out.returncode == 2 and "--farm reads the spool; it takes no --socket" in out.stderr
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["tail", "--farm", "--socket", "x.sock"], "--farm reads the spool; it takes no --socket"),
+     (["add", "x.blend", "--overwrite", "--skip-existing"], "give --overwrite or --skip-existing, not both"),
+     (["add", "x.blend", "--scene", "A", "--all-scenes"], "give --scene or --all-scenes, not both"),
+     (["add", "x.blend", "--cwd", "/tmp"], "--cwd: only for a command job"),
+     (["add", "--frames", "1", "--scene", "A", "--", "true"], "--scene: only for a .blend job"),
+     (["install-service", "--user", "--root", "/tmp/r"], "--root installs the system unit")],
+)
+def test_conflicting_options_are_usage_errors(spool: Path, args: list[str], says: str) -> None:
+    out = render(spool, *args, check=False)
+    assert out.returncode == 2 and says in out.stderr, out.stderr
 
 
 def test_the_exit_codes_are_in_help_and_the_man_page() -> None:
