@@ -33,11 +33,13 @@ def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[str]:
+def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Checked here, kept as written (so --print-config shows `gpu,lighting`); parsed in main()."""
     try:
-        return parse_tags(value or "")
+        parse_tags(value or "")
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
+    return value or ""
 
 
 @click.command(
@@ -127,7 +129,7 @@ def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> froz
 def main(
     spool: Path | None,
     name: str | None,
-    tags: frozenset[str],
+    tags: str,
     slots: int,
     poll: float,
     lease: float,
@@ -161,7 +163,7 @@ def main(
     cfg = DaemonConfig(
         spool=spool,
         name=name,
-        tags=tags,
+        tags=parse_tags(tags),
         slots=slots,
         poll=poll,
         lease=lease,

@@ -7,8 +7,9 @@
 to decide whether it may take the job's chunks and which job goes first (renderd/schedule.py).
 A manifest without the field (written before it existed, tests/fixtures/spool_v1) has the
 default rules: any host, no cap, no dependency, blocked after 3 failures.  The field has its
-own version so that a later renderd can add rules; a newer version is refused (a daemon that
-does not understand a job's rules must not run it as if it had none).
+own version so that a later renderd can add rules; a newer version makes the manifest
+unreadable, and a daemon then judges the job's chunks alone, as for any unreadable manifest
+(docs/spool-format.md): upgrade every daemon before using rules a newer renderd added.
 """
 
 from __future__ import annotations
