@@ -93,3 +93,27 @@ def test_a_spool_the_user_cannot_write_is_one_line(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stderr
     (line,) = out.stderr.strip().splitlines()
     assert "cannot write the job into the spool" in line and "Permission denied" in line and "uid" in line
+
+
+@pytest.mark.slow
+def test_a_big_add_on_a_terminal_draws_a_progress_bar(spool: Path) -> None:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: render add on a terminal, 30 000 chunks (a few seconds of writing)
+        os.chdir(spool)
+        os.execv(str(BIN / "render"), ["render", "--spool", str(spool), "add", "--frames", "1-30000", "--chunk", "1",
+                                       "--", "true"])
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "writing 30000 chunks: [" in text and "queued 30000 chunk(s)" in text
