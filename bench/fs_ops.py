@@ -206,11 +206,12 @@ def _chunk_costs(
         job = queue_job(spool, ["sleep", "1"], args.chunks, name="fsops")
         wait_job_done(spool, job, args.chunks, 120 + 10 * args.chunks)
     out["chunk life (per chunk)"] = _row(life, idle, per=args.chunks)
-    queue_job(spool, ["sleep", str(args.window + 15)], 1, name="fsbeat")
+    long_job = queue_job(spool, ["sleep", str(args.window + 15)], 1, name="fsbeat")
     wait_for(lambda: any(spool.joinpath("claimed").glob("*.hb")), 60, 0.1, "the long chunk to start")
     time.sleep(2)  # its start is part of the chunk's life, counted above
     with counting(daemon, spool, gluster, logs / "beat.strace") as beat:
         time.sleep(args.window)
+    wait_job_done(spool, long_job, 1, args.window + 120)  # the slot is free again for what follows
     out["running chunk (per minute, beyond idle)"] = _row(beat, idle, per=beat.seconds / 60.0)
     return out
 

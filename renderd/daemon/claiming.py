@@ -160,6 +160,8 @@ class ClaimingMixin(DaemonState):
             self.rescan = False
             while self.scanner.linked:
                 self._quarantine_linked(self.scanner.linked.pop())
+        if not any(self.scanner.has_chunks(q) and not self._skip_job(q) for q in self.scanner.dirs):
+            return  # nothing queued for us: the farm's picture (host records, claims) is not read
         self.picture.refresh()
         while len(self.runs) < self.cfg.slots and not self.stopping:
             if not self._take_next():

@@ -200,13 +200,13 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         elif kind == "recorded":
             self._recorded(*payload)
         elif kind == "control":  # `render` on this machine changed a job: look now, not at the next poll
-            self._check_controls()
+            self._check_controls(every_job=True)
             self.policy.recheck()  # or `render host pause|drain|resume` changed this host
             self.look_again()
 
-    def _check_controls(self) -> None:
+    def _check_controls(self, every_job: bool = False) -> None:
         """Every poll (and when `render` wakes us): stop cancelled jobs, suspend/resume paused ones."""
-        if self.jobs.check(self.runs, {q.job for q in self.scanner.dirs}):
+        if self.jobs.check(self.runs, {q.job for q in self.scanner.dirs}, every_job):
             self.look_again()  # resumed jobs: look at their folders again
 
     # ------------------------------------------------------------------ shutdown

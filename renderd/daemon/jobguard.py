@@ -19,6 +19,10 @@ from renderd.runner import Run, Runner
 from renderd.spool import Spool
 
 log = logging.getLogger(__name__)
+# A job this daemon only sees queued (and does not hold back) has its control file read this
+# often, not every poll: each read is a few lookups on the file server, per job and per host
+# (docs/netfs.md).  Jobs with runs here and held jobs (to see a resume) are read every poll.
+QUEUED_EVERY = 30.0
 
 
 @dataclass
@@ -34,6 +38,7 @@ class JobGuard:
     held: set[str] = field(default_factory=set)  # paused or cancelled: no new claims
     paused_runs: set[str] = field(default_factory=set)  # tokens suspended by `render pause --now`
     _refused: set[str] = field(default_factory=set)
+    _looked: dict[str, float] = field(default_factory=dict)  # queued-only job -> when its control was read
 
     def control_of(self, job: str) -> JobControl:
         """The job's control flags, if whoever wrote them may change the job (else none).
@@ -64,12 +69,22 @@ class JobGuard:
             cancel_queued(self.spool, job, self.host)
         return True
 
-    def check(self, runs: dict[str, Run], queued_jobs: set[str]) -> bool:
-        """Stop cancelled jobs' runs, suspend or resume paused ones.  True when a job was released."""
+    def check(self, runs: dict[str, Run], queued_jobs: set[str], every_job: bool = False) -> bool:
+        """Stop cancelled jobs' runs, suspend or resume paused ones.  True when a job was released.
+
+        `every_job`: read every job's control now (`render` on this machine just changed one)."""
         # Only jobs with something here or in the queue: a cancelled job that is over costs nothing.
-        jobs = {r.info.job for r in runs.values()} | queued_jobs
+        running = {r.info.job for r in runs.values()}
+        jobs = running | queued_jobs
         held: set[str] = set()
+        now = time.monotonic()
+        for gone in set(self._looked) - jobs:
+            del self._looked[gone]
         for job in sorted(jobs):
+            recent = now - self._looked.get(job, -QUEUED_EVERY) < QUEUED_EVERY
+            if recent and not every_job and job not in running and job not in self.held:
+                continue  # queued here only, not held: a pause is caught at claim time anyway (holds_at_claim)
+            self._looked[job] = now
             ctl = self.control_of(job)
             if ctl.holds:
                 held.add(job)

@@ -1,9 +1,10 @@
 """What a daemon knows of the farm when it schedules: the inputs of renderd/schedule.py.
 
-Everything here comes from the spool, read at most once per poll (never once per chunk):
+Everything here comes from the spool, read at most once per poll (never once per chunk), and
+only while something is queued that this daemon may run (an idle farm reads none of it):
 - running counts: one listing of claimed/ (a claim's name carries its chunk, so its job);
   this daemon's own runs are counted exactly, at once;
-- the farm's live slots: the host records (`slots` of each live host);
+- the farm's live slots: the host records (`slots` of each live host), read every 30 s at most;
 - dependencies: a job waited for is *done* when each chunk of its manifest has a done record
   (then it stays done, never read again), *failed* when a chunk of it is in failed/ or bad/,
   *cancelled* by its owner's control file, *gone* without a manifest;
@@ -31,6 +32,7 @@ from renderd.schedule import DepState, HostView, JobView, dep_state
 from renderd.spool import Spool
 
 log = logging.getLogger("renderd")
+HOSTS_EVERY = 30.0  # seconds between readings of the host records (the farm's slots and tags)
 
 
 @dataclass
@@ -45,7 +47,8 @@ class FarmPicture:
     _at: float = float("-inf")
     _done: set[str] = field(default_factory=set)  # jobs waited for that are done: done for good
     _states: dict[str, str] = field(default_factory=dict)  # job waited for -> its state, this poll
-    _failed: set[str] = field(default_factory=set)  # jobs with a chunk in failed/, this poll
+    _failed: set[str] | None = None  # jobs with a chunk in failed/, listed when a dependency needs them
+    _hosts_at: float = float("-inf")
     _bad: list[str] | None = None  # names in bad/, listed when a dependency needs them
     _mine: dict[str, int] = field(default_factory=dict)  # job -> this host's failures of it
     _forgiven: dict[str, tuple[int, float]] = field(default_factory=dict)  # job -> (forgiven, read at)
@@ -57,10 +60,14 @@ class FarmPicture:
             return
         self._at = now
         self.others = self.running_elsewhere()
-        records = self.spool.hosts()
-        self.hosts = [HostView(name, rec.tags, rec.slots or 1, True) for name, rec in records.items()
-                      if name != self.me.name and rec.is_live()]
-        self._failed = {job_of_chunk(c) for c in self.spool.failed_chunks()}
+        if force or now - self._hosts_at >= max(self.poll, HOSTS_EVERY):
+            # every host record is a read on the file server: at most every HOSTS_EVERY seconds, or
+            # a farm's reads would grow with hosts x hosts (docs/netfs.md); slots and tags seldom change
+            self._hosts_at = now
+            records = self.spool.hosts()
+            self.hosts = [HostView(name, rec.tags, rec.slots or 1, True) for name, rec in records.items()
+                          if name != self.me.name and rec.is_live()]
+        self._failed = None
         self._bad = None
         self._states = {}
 
@@ -99,6 +106,8 @@ class FarmPicture:
             return "gone"
         if self.control_of(job).cancelled:
             return "cancelled"
+        if self._failed is None:
+            self._failed = {job_of_chunk(c) for c in self.spool.failed_chunks()}
         if job in self._failed or self._in_bad(job):
             return "failed"
         done = set(self.spool.names(self.spool.job_dir(job) / "done"))
