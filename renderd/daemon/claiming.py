@@ -176,12 +176,13 @@ class ClaimingMixin(DaemonState):
         _explain(views, ordered, self.picture)
         now = time.monotonic()
         by_job = views_by_job(ordered)
+        self.share_full.clear()
         for qdir, chunk in self.scanner.candidates(self._skip_job, [folders[v.job] for v in ordered]):
             if len(self.runs) >= self.cfg.slots or self.stopping:
                 return False
             d = self.deferred.get(chunk)
-            if d is not None and d.until > now:
-                continue
+            if (d is not None and d.until > now) or qdir.job in self.share_full:
+                continue  # (a full share: its other chunks are not tried one by one, each with a listing)
             if self._try_chunk(qdir, chunk, by_job[qdir.job]):
                 return True
         return False
@@ -246,7 +247,8 @@ class ClaimingMixin(DaemonState):
         else:
             taken = self._take_capped(path, chunk, view, cap)
             if taken is None and self.spool.io.exists(path):
-                return False  # the share is full (or another host is claiming): the chunk stays queued
+                self.share_full.add(view.job)  # the share is full (or another host is claiming): stays queued
+                return False
         self.scanner.forget(qdir, chunk)
         if taken is None:
             return False

@@ -74,6 +74,7 @@ class DaemonState(_Parts):
     deferred: dict[str, Deferred] = field(default_factory=dict)
     job_refusals: dict[str, str | None] = field(default_factory=dict)  # queue folder -> why we leave the job
     manifests: dict[str, Manifest | None] = field(default_factory=dict)  # queue folder -> its manifest
+    share_full: set[str] = field(default_factory=set)  # jobs found at their --max-share in this pick
     rescan: bool = True
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     notify: sdnotify.Notifier = field(default_factory=sdnotify.Notifier)  # systemd's Type=notify

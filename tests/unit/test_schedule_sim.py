@@ -165,3 +165,24 @@ def test_waits_says_why_no_host_can_take_a_job() -> None:
     assert dep_state(["x"], {})[0] is DepState.BROKEN  # removed
     assert dep_state(["x"], {"x": "queued"})[0] is DepState.WAITING
     assert waits(JobView("j", 50, 0), hosts) is None
+
+
+def test_a_blocked_host_never_takes_the_job_and_the_others_finish_it() -> None:
+    hosts = [HostView("a"), HostView("b"), HostView("c", frozenset({"gpu"}))]
+    shot = SimJob(JobView("shot", 50, 0, blocked=frozenset({"a"})), chunks=30, seconds=10)
+    other = SimJob(JobView("other", 50, 1_000), chunks=10, seconds=10)
+    trace = simulate([shot, other], hosts)
+    assert shot.done == 30 and other.done == 10
+    assert {h for _, h, j in trace.starts if j == "shot"} == {"b", "c"}
+    only_a = JobView("x", 50, 0, rules=JobRules(hosts=frozenset({"a"})), blocked=frozenset({"a"}))
+    assert "blocked" in str(waits(only_a, hosts))
+
+
+def test_a_percentage_share_follows_the_farms_live_slots() -> None:
+    hosts = [HostView(f"h{i}", slots=2) for i in range(4)] + [HostView("gone", slots=8, live=False)]
+    assert farm_slots(hosts) == 8
+    big = SimJob(JobView("big", 50, 0, rules=JobRules(max_share=Share(25, percent=True))), chunks=40, seconds=10)
+    fill = SimJob(JobView("fill", 40, 1_000), chunks=200, seconds=10)
+    trace = simulate([big, fill], [h for h in hosts if h.live])
+    assert trace.max_running["big"] == 2  # 25 % of 8 live slots, never the dead host's
+    assert big.done == 40 and not trace.violations
