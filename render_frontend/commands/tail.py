@@ -20,6 +20,7 @@ import click
 from render_frontend import completion, terminal
 from render_frontend.client import Follower
 from render_frontend.context import Context, pass_ctx
+from render_frontend.exitcodes import UnknownJob
 from render_frontend.farmlog import FarmLog
 from renderd import protocol
 from renderd.duration import NON_NEGATIVE
@@ -47,6 +48,8 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
     _sockets(sockets)
     until = None if timeout is None else time.monotonic() + timeout
     spool = ctx.spool() if farm or not sockets else None
+    if job is not None and spool is not None and not spool.job_dir(job).is_dir():
+        raise UnknownJob(f"no job {job!r} in {spool.root}")  # else it would follow nothing, for ever
     if farm:
         assert spool is not None
         stream = FarmLog(spool, lines).follow(until)

@@ -18,7 +18,8 @@ from render_frontend.exitcodes import HELP
 @pytest.mark.parametrize(
     "args",
     [["status", "nope-1"], ["wait", "nope-1"], ["log", "nope-1"], ["cancel", "nope-1"], ["pause", "nope-1"],
-     ["resume", "nope-1"], ["retry", "nope-1"], ["remove", "nope-1"], ["priority", "nope-1", "5"]],
+     ["resume", "nope-1"], ["retry", "nope-1"], ["remove", "nope-1"], ["priority", "nope-1", "5"],
+     ["tail", "--farm", "--job", "nope-1", "--timeout", "5s"]],
 )
 def test_an_unknown_job_is_exit_2_in_every_command(spool: Path, args: list[str]) -> None:
     render(spool, "add", "--frames", "1", "--", "true", cwd=spool)  # makes the spool
