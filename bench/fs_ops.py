@@ -74,7 +74,7 @@ def parse_strace(text: str, root: str) -> tuple[Counter[str], Counter[str]]:
     folders: Counter[str] = Counter()
     root = root.rstrip("/")
     # a path under the root ("/spool/claimed/x"), or a call relative to the root's own fd
-    # (`newfstatat(3</spool>, "claimed", ...)`, as renderd.spoolio does): the name follows it
+    # (`newfstatat(3</spool>, "claimed", ...)`, as renderd.spool.io does): the name follows it
     under = re.compile(re.escape(root) + r'(?:/(?P<path>[^">\s]*)|>, "(?P<name>[^"]*)")')
     for line in text.splitlines():
         if "resumed>" in line:

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from renderd import leases, spoolio
+from renderd import leases
 from renderd.errors import BadInfoFile
 from renderd.format.info import ChunkInfo
 from renderd.format.names import ClaimName
-from renderd.spool import Spool
-from renderd.spoolio import UnsafeEntry
+from renderd.spool import Spool, registry
+from renderd.spool.io import UnsafeEntry
 from renderd.states import ChunkState, check_transition
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,12 @@ class Claim:
 
 def _exists(path: Path) -> bool:
     """Fresh existence check: open() revalidates on NFS, where stat() may be served from cache."""
-    return spoolio.exists(path)
+    return registry.exists(path)
 
 
 def _unlink(path: Path) -> None:
     try:
-        spoolio.unlink(path)
+        registry.unlink(path)
     except UnsafeEntry as err:  # its folder swapped for a link: nothing is removed through it
         log.debug("not removing %s", err)
 
@@ -141,14 +141,14 @@ def beat(claim: Claim) -> bool:
     """Renew the lease in place.  False means the claim was taken from us: stop the run."""
     claim.beats += 1
     try:
-        fd = spoolio.open_file(claim.heartbeat, os.O_WRONLY)
+        fd = registry.open_file(claim.heartbeat, os.O_WRONLY)
     except UnsafeEntry as err:
         # Our heartbeat's name now holds a FIFO, a link or a folder: never written through (a FIFO
         # would block us for ever), replaced by a file of ours while the claim is still ours.
         log.warning("replacing the heartbeat of %s: %s", claim.name.chunk, err.what)
         try:
-            spoolio.remove_tree(claim.heartbeat)
-            fd = spoolio.open_file(claim.heartbeat, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            registry.remove_tree(claim.heartbeat)
+            fd = registry.open_file(claim.heartbeat, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except OSError:
             return False
     except OSError:

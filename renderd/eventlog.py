@@ -14,10 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from renderd import spoolio
 from renderd.errors import BadRecord
 from renderd.format.event import Event
-from renderd.spool import open_regular
+from renderd.spool import open_regular, registry
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class EventLog:
 
     def _current_size(self) -> int:
         try:
-            return spoolio.lstat(self.path).st_size
+            return registry.lstat(self.path).st_size
         except OSError:
             return 0
 
@@ -87,6 +86,6 @@ class EventLog:
 
 def _rename_quiet(src: Path, dest: Path) -> None:
     try:
-        spoolio.rename(src, dest)
+        registry.rename(src, dest)
     except FileNotFoundError:
         pass

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from renderd.spoolio import SpoolIO, open_file
+from renderd.spool.io import SpoolIO
+from renderd.spool.registry import open_file
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36

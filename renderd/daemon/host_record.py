@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderd import claim, host, spoolio
+from renderd import claim, host
 from renderd.daemon.state import DaemonState, log
 from renderd.errors import BadRecord
 from renderd.format.host import HostRecord
+from renderd.spool import registry
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 RECORD_LIMIT = 1024 * 1024
@@ -44,7 +45,7 @@ class OwnedRecord:
 def read_own_record(path: Path) -> OwnedRecord | None:
     """Our name's record without following a link or blocking on a FIFO; None if absent or unreadable."""
     try:
-        fd = spoolio.open_file(path)  # walked from the spool root: hosts/ swapped for a link is refused
+        fd = registry.open_file(path)  # walked from the spool root: hosts/ swapped for a link is refused
     except OSError:
         return None
     try:

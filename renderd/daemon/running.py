@@ -24,7 +24,7 @@ from renderd.kinds.blender import on_this_host
 from renderd.runner import Run
 from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
-from renderd.spoolio import describe
+from renderd.spool.io import describe
 
 LAUNCHER_GRACE = 5.0  # seconds a launcher may be gone before its run ends without its `exited`
 

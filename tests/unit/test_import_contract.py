@@ -28,7 +28,7 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {}
 # (b) What render_frontend may reach in renderd: L0-L1 (ARCHITECTURE.md).  A prefix covers a package.
 FRONTEND_MAY_REACH = (
     "renderd.errors", "renderd.states", "renderd.format",  # L0
-    "renderd.spool", "renderd.spoolio", "renderd.ratelog",  # L1: the spool, and the one way in and out
+    "renderd.spool", "renderd.ratelog",  # L1: the spool, and the one way in and out
     "renderd.kinds",  # the chunk kinds (validation, frame paths)
     "renderd.blender_output", "renderd.protocol", "renderd.sockets", "renderd.access", "renderd.procfs",
     "renderd.config", "renderd.config_file", "renderd.duration", "renderd.framelist", "renderd.fsinfo",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from renderd.spoolio import SpoolIO, UnsafeEntry
+from renderd.spool.io import SpoolIO, UnsafeEntry
 
 LAYOUT = ("jobs", "queue", "claimed", "failed", "bad", "hosts", "events", "tmp", "locks")
 
