@@ -25,6 +25,7 @@ from render_frontend.farmlog import FarmLog
 from renderd import protocol
 from renderd.duration import NON_NEGATIVE
 from renderd.format.info import relative_path_ok
+from renderd.format.names import valid_name
 from renderd.spool import Spool, open_regular
 
 FAILED_LOG_LINES = 5
@@ -48,7 +49,7 @@ def command(ctx: Context, sockets: tuple[Path, ...], farm: bool, job: str | None
     _sockets(sockets)
     until = None if timeout is None else time.monotonic() + timeout
     spool = ctx.spool() if farm or not sockets else None
-    if job is not None and spool is not None and not spool.job_dir(job).is_dir():
+    if job is not None and spool is not None and (not valid_name(job) or not spool.job_dir(job).is_dir()):
         raise UnknownJob(f"no job {job!r} in {spool.root}")  # else it would follow nothing, for ever
     if farm:
         assert spool is not None
