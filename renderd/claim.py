@@ -29,7 +29,7 @@ from renderd.format.info import ChunkInfo
 from renderd.format.names import ClaimName
 from renderd.spool import Spool, registry
 from renderd.spool.io import UnsafeEntry
-from renderd.states import ChunkState, check_transition
+from renderd.states import ChunkState
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def take(spool: Spool, queued: Path, chunk: str, host: str) -> Claim | None:
         name = ClaimName.new(chunk, host)
         target = spool.claimed_path(name)
         try:
-            spool.io.rename(queued, target)
+            spool.move(queued, ChunkState.CLAIMED, dest=target)
         except UnsafeEntry as err:  # queue/... or claimed/ swapped for a link: nothing claimed, nothing followed
             log.debug("not claiming %s: %s", chunk, err)
             return None
@@ -175,8 +175,7 @@ def finish_done(spool: Spool, claim: Claim, info: ChunkInfo, record: dict[str, A
     """Record success and drop the claim.  False if the claim was lost meanwhile."""
     if not still_ours(claim):
         return False
-    check_transition(ChunkState.CLAIMED, ChunkState.DONE, info.chunk)
-    spool.record_done(info, record)
+    spool.record_done(info, record, claim.path)
     _forget(claim)
     return True
 
@@ -338,7 +337,7 @@ def recover(spool: Spool, stale: ClaimName, host: str) -> str | None:
     mine = ClaimName.new(stale.chunk, host)
     target = spool.claimed_path(mine)
     try:
-        spool.io.rename(spool.claimed_path(stale), target)
+        spool.move(spool.claimed_path(stale), ChunkState.CLAIMED, dest=target)
     except UnsafeEntry:
         raise
     except OSError:
@@ -346,7 +345,6 @@ def recover(spool: Spool, stale: ClaimName, host: str) -> str | None:
             return None
     _unlink(spool.heartbeat_path(stale))  # the returning holder sees it is gone and stops
     claim = Claim(mine, target, spool.heartbeat_path(mine))
-    check_transition(ChunkState.CLAIMED, ChunkState.CLAIMED, stale.chunk)
     try:
         info = spool.read_info(target)
         if info.chunk != stale.chunk:
