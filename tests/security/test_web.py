@@ -46,8 +46,9 @@ def plant(spool: Path) -> str:
         s.queue_path(qdir, chunk).unlink()
     now = time.time()
     host = {"format": 1, "name": "evil", "hostname": SCRIPT, "pid": 1, "cpus": 2, "load": [0.5, 0.1, 0.0],
-            "mem_total": 1, "mem_free": 1, "swap_total": 0, "swap_free": 0, "state": XSS,
-            "chunks": [{"chunk": SCRIPT, "job": job}], "version": "0.1", "heartbeat": now, "started": now,
+            "mem_total": 1, "mem_free": 1, "swap_total": 0, "swap_free": 0, "state": SCRIPT,
+            # ids must be safe names, or the format's reader refuses the whole record: text fields carry it
+            "chunks": [{"chunk": f"{job}-0001", "job": job}], "version": "0.1", "heartbeat": now, "started": now,
             "slots": 1}
     (spool / "hosts" / "evil.json").write_text(json.dumps(host))
     return job
