@@ -57,13 +57,14 @@ def command(ctx: Context, bind: str, port: int, token_file: Path | None, shared_
     try:
         from render_frontend.web import auth, server
         from render_frontend.web.settings import Settings
+        from render_frontend.web.spoolcache import CachedSpool
     except ImportError as err:
         raise click.ClickException(f"render serve needs the web extra ({err.name} is missing): "
                                    "pip install 'renderd[web]'") from None
     if not auth.is_loopback(bind) and token_file is None:
         raise click.UsageError(f"--bind {bind} is reachable from other machines: give --token-file "
                                "(every change needs that token)")
-    spool = ctx.spool()
+    spool = CachedSpool.open(ctx.spool().root)
     try:
         token, path, made = auth.token_from(token_file)
     except (RenderdError, OSError) as err:

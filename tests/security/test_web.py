@@ -46,9 +46,8 @@ def plant(spool: Path) -> str:
         s.queue_path(qdir, chunk).unlink()
     now = time.time()
     host = {"format": 1, "name": "evil", "hostname": SCRIPT, "pid": 1, "cpus": 2, "load": [0.5, 0.1, 0.0],
-            "mem_total": 1, "mem_free": 1, "swap_total": 0, "swap_free": 0, "state": SCRIPT,
-            # ids must be safe names, or the format's reader refuses the whole record: text fields carry it
-            "chunks": [{"chunk": f"{job}-0001", "job": job}], "version": "0.1", "heartbeat": now, "started": now,
+            "mem_total": 1, "mem_free": 1, "swap_total": 0, "swap_free": 0, "state": XSS,
+            "chunks": [{"chunk": f"{job}-0004", "job": job}], "version": SCRIPT, "heartbeat": now, "started": now,
             "slots": 1}
     (spool / "hosts" / "evil.json").write_text(json.dumps(host))
     return job
@@ -157,7 +156,10 @@ def test_planted_markup_never_runs_in_the_browser(svc: Service, spool: Path) -> 
         page.goto(svc.url)
         page.wait_for_selector("#live.on", timeout=30_000)
         assert XSS in page.inner_text("#jobs"), "shown as text"
-        assert SCRIPT.split("<script>")[1].split("</script>")[0] in page.inner_text("#hosts")
+        assert XSS in page.inner_text("#hosts"), "a host's state, as text"
+        page.goto(f"{svc.url}jobs/{job}")
+        page.wait_for_selector("#live.on", timeout=30_000)
+        assert SCRIPT in page.inner_text("#chunks"), "a done record's host, as text"
         browser.close()
     assert dialogs == []
 
