@@ -68,9 +68,12 @@ def read_unblocked(spool: Spool, job: str, admins: Iterable[str] = ()) -> Unbloc
 
 def blocked_hosts(spool: Spool, job: str, block_after: int, admins: Iterable[str] = ()) -> dict[str, int]:
     """Hosts blocked from the job now, with their failures not forgiven."""
+    counts = {h: n for h, n in all_failures(spool, job).items() if n >= block_after}
+    if not counts:
+        return {}  # (most jobs: one listing, no read)
     forgiven = read_unblocked(spool, job, admins)
     out = {}
-    for host, failures in all_failures(spool, job).items():
+    for host, failures in counts.items():
         left = failures - forgiven.forgiven(host)
         if left >= block_after:
             out[host] = left

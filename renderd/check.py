@@ -22,6 +22,7 @@ from renderd.host import meminfo
 from renderd.idle import SIGNALS, MemoryWatch, Probe, make_probes
 from renderd.kinds.blender import on_this_host
 from renderd.kinds.blender_version import host_version, resolve_program
+from renderd.kinds.encode import host_ffmpeg
 from renderd.spool import Spool, is_spool
 
 IOPRIO_GET_SYSCALL = {"x86_64": 252, "aarch64": 31, "i686": 290, "i386": 290, "armv7l": 315, "ppc64le": 274}
@@ -212,6 +213,14 @@ def blender_line(blender: str) -> str:
     return f"blender: {program} (Blender {version})"
 
 
+def ffmpeg_line() -> str:
+    """The ffmpeg encode chunks would run (`render add --encode`), as the daemon finds it at start."""
+    program, version = host_ffmpeg()
+    if program is None:
+        return "ffmpeg: none that runs on PATH: this host would leave encode chunks to others"
+    return f"ffmpeg: {program} (ffmpeg {version})"
+
+
 def report(
     spool: Path | None, activity_path: Path | None, signals: list[str], blender: str = "blender"
 ) -> list[str]:
@@ -239,6 +248,7 @@ def report(
             + (" (all work)" if ok else " (NOT all as asked)")
         )
     lines.append(blender_line(blender))
+    lines.append(ffmpeg_line())
     systemd = Path("/run/systemd/system").is_dir()
     lines.append(
         "systemd: running as PID 1" if systemd else "systemd: not PID 1 here (no logind sessions, no chunk slice)"
