@@ -58,7 +58,8 @@ def explain(spool: Spool, farm: Farm, view: JobView) -> Why:
             dep = snapshot(spool, job).jobs.get(job)
         states[job] = dependency_state(dep)
     deps, note = dep_state(rules.after, states) if rules.after else (DepState.READY, "")
-    blocked = blocklist.blocked_hosts(spool, view.job, rules.block_after)
+    admins = sorted({r.admin_group for r in farm.hosts.values() if r.admin_group})  # whose unblock daemons obey
+    blocked = blocklist.blocked_hosts(spool, view.job, rules.block_after, admins)
     hosts = [HostView(n, r.tags, r.slots or 1, r.is_live(farm.taken_at)) for n, r in farm.hosts.items()]
     sched = SchedJob(view.job, view.manifest.priority, view.manifest.submitted_ms, len(view.running), rules,
                      frozenset(blocked), deps, note)
