@@ -49,6 +49,8 @@ def test_dashboard_goes_live_shows_thumbnails_pauses_and_says_when_the_service_s
         job = made.json()["job"]
         hold = tmp_path / "hold"
         hold.touch()
+        (spool / "shots").mkdir()
+        shutil.copy(Path(__file__).parents[1] / "fixtures" / "blend" / "render_b34.blend", spool / "shots")
         held = svc.post("/api/v1/jobs", {"argv": ["python3", FAKEPROG, str(markers), "h{start}", "--hold", str(hold)],
                                          "frames": "1-4", "chunk": 1, "name": "held", "priority": 10}).json()["job"]
         with playwright.sync_playwright() as p:
@@ -78,6 +80,19 @@ def test_dashboard_goes_live_shows_thumbnails_pauses_and_says_when_the_service_s
                 f"() => document.querySelector('#jobs tr[data-job=\"{job}\"] td.state').textContent === 'done'",
                 timeout=90_000)
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+            # the submit dialog: browse to a .blend, check it (dry run), nothing is queued
+            page.click("#submit-open")
+            page.click(f'#browser-list li[data-path="{spool}"]')
+            page.click(f'#browser-list li[data-path="{spool / "shots"}"]')
+            page.click(f'#browser-list li[data-path="{spool / "shots" / "render_b34.blend"}"]')
+            assert page.input_value("#blend-path") == str(spool / "shots" / "render_b34.blend")
+            page.click("#submit-check")
+            page.wait_for_function("() => document.querySelector('#submit-result').textContent"
+                                   ".includes('would queue 1 chunk(s), 3 frame(s)')", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "submit.png"))
+            page.click("#submit-close")
+            assert len(json.loads(render(spool, "status", "--json").stdout)["jobs"]) == 2, "a dry run queues nothing"
 
             # the job page: thumbnails of the rendered frames fill in
             page.goto(f"{svc.url}jobs/{job}")
