@@ -9,7 +9,6 @@ import getpass
 import os
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -204,7 +203,7 @@ def reserve_job_id(spool: Spool, base: str, again: bool) -> str:
     while True:
         job = base if n == 1 else f"{base}.{n}"
         try:
-            spool.job_dir(job).mkdir()
+            spool.io.mkdir(spool.job_dir(job), exist_ok=False)  # jobs/ swapped for a link: refused, not followed
             return job
         except FileExistsError:
             if not again:
@@ -224,5 +223,5 @@ def submit_unique(spool: Spool, spec: JobSpec, again: bool, dry_run: bool) -> tu
         return submit(spool, replace(spec, job=job))
     except BaseException:
         if spool.read_manifest(job) is None:
-            shutil.rmtree(spool.job_dir(job), ignore_errors=True)  # free the id again
+            spool.remove_tree(spool.job_dir(job))  # free the id again (never through a planted link)
         raise
