@@ -14,7 +14,11 @@ import logging
 import os
 import re
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SIZE = 256
 MAX_SOURCE = 1024 * 1024 * 1024
+MAKING = threading.BoundedSemaphore(2)  # thumbnails made at once: a page asks for dozens together
 MAX_PIXELS = 100_000_000  # Pillow refuses twice this (a decompression bomb)
 DIGITS_RE = re.compile(r"(\d+)\D*$")
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -65,16 +70,17 @@ def frame_file(spool: Spool, view: JobView, frame: int) -> Path:
 
 def thumbnail(spool: Spool, roots: list[Path], job: str, frame: int, source: Path) -> bytes:
     """The cached thumbnail if it is newer than the frame's file; else a new one (cached if we may)."""
-    data, mtime = _read_source(roots, source)
     cache = spool.job_dir(job) / "thumbnails" / f"{frame}.png"
-    try:
-        fd = open_regular(cache)
-        with os.fdopen(fd, "rb") as fh:
-            if os.fstat(fh.fileno()).st_mtime >= mtime:
-                return fh.read(16 * 1024 * 1024)
-    except OSError:
-        pass
-    png = make_png(data, source)
+    with _open_source(roots, source) as (fh, mtime):
+        try:
+            fd = open_regular(cache)
+            with os.fdopen(fd, "rb") as cached:
+                if os.fstat(cached.fileno()).st_mtime >= mtime:
+                    return cached.read(16 * 1024 * 1024)
+        except OSError:
+            pass
+        with MAKING:
+            png = make_png(fh, source)
     try:
         spool.ensure_job_dir(job, "thumbnails")
         spool.write_atomic(cache, png, durable=False)
@@ -83,7 +89,9 @@ def thumbnail(spool: Spool, roots: list[Path], job: str, frame: int, source: Pat
     return png
 
 
-def _read_source(roots: list[Path], source: Path) -> tuple[bytes, float]:
+@contextmanager
+def _open_source(roots: list[Path], source: Path) -> Iterator[tuple[BinaryIO, float]]:
+    """The frame's file, open: under a root once resolved, a regular file, of bounded size."""
     real = Path(os.path.realpath(source))
     if not any(real == r or r in real.parents for r in roots):
         raise OutsideRoots(f"{source} is outside the spool and the shared roots: no thumbnail is made of it")
@@ -99,16 +107,20 @@ def _read_source(roots: list[Path], source: Path) -> tuple[bytes, float]:
             raise Unreadable(f"{source} is not a regular file")
         if st.st_size > MAX_SOURCE:
             raise Unreadable(f"{source} is over {MAX_SOURCE >> 20} MiB")
-        return fh.read(MAX_SOURCE), st.st_mtime
+        yield fh, st.st_mtime
 
 
-def make_png(data: bytes, source: Path) -> bytes:
-    """A PNG of at most SIZE x SIZE pixels; Unreadable for what Pillow cannot read."""
-    if data.startswith(EXR_MAGIC):
+def make_png(fh: BinaryIO, source: Path) -> bytes:
+    """A PNG of at most SIZE x SIZE pixels; Unreadable for what Pillow cannot read.
+
+    Pillow reads from the open file as it needs (a large frame is not read into memory whole)."""
+    head = fh.read(len(EXR_MAGIC))
+    fh.seek(0)
+    if head == EXR_MAGIC:
         raise Unreadable(f"{source.name} is OpenEXR, which this service cannot read (no EXR reader installed)")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with Image.open(fh) as opened:
             opened.draft("RGB", (SIZE, SIZE))
             opened.thumbnail((SIZE, SIZE))
             im: Image.Image = opened if opened.mode in ("RGB", "RGBA", "L", "LA") else opened.convert("RGBA")
