@@ -1,5 +1,5 @@
 """`render add`'s scheduling options (docs/scheduling.md): --tags, --hosts, --max-share,
---block-after, --after, --encode, turned into the manifest's rules (renderd/format/rules.py).
+--block-after, --after, --gpu, --encode, turned into the manifest's rules (renderd/format/rules.py).
 
 --after names only jobs that exist when the new job is added, so a dependency cycle cannot be
 written: every job waits only for older ones.
@@ -34,6 +34,7 @@ def options(func: F) -> F:
                      help="A host that failed this job so many times takes no more of it (render unblock)."),
         click.option("--after", "after_jobs", multiple=True, metavar="JOB",
                      help="Start only when JOB is done, every chunk succeeded (repeatable; an existing job)."),
+        click.option("--gpu", is_flag=True, help="Run only on daemons that render on a GPU (`renderd --device`)."),
         click.option("--encode", type=click.Choice(ENCODINGS), default=None,
                      help="[.blend] After the frames, make a video beside them with ffmpeg (a job of its own)."),
     ]):
@@ -42,7 +43,7 @@ def options(func: F) -> F:
 
 
 def rules(spool: Spool | None, tags: str, host_list: str | None, max_share: str | None, block_after: int,
-          after: tuple[str, ...]) -> JobRules:
+          after: tuple[str, ...], gpu: bool = False) -> JobRules:
     """The rules asked for; UsageError with one sentence for a bad value or an unknown job."""
     try:
         tag_set = parse_tags(tags)
@@ -61,7 +62,8 @@ def rules(spool: Spool | None, tags: str, host_list: str | None, max_share: str 
         raise UsageError(f"--after: at most {MAX_AFTER} jobs")
     for job in waits:
         check_exists(spool, job)
-    return JobRules(tags=tag_set, hosts=hosts, max_share=share, after=waits, block_after=block_after)
+    return JobRules(tags=tag_set, hosts=hosts, max_share=share, after=waits, block_after=block_after,
+                    gpu=gpu)
 
 
 def check_exists(spool: Spool | None, job: str) -> None:

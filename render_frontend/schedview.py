@@ -60,7 +60,7 @@ def explain(spool: Spool, farm: Farm, view: JobView) -> Why:
     deps, note = dep_state(rules.after, states) if rules.after else (DepState.READY, "")
     admins = sorted({r.admin_group for r in farm.hosts.values() if r.admin_group})  # whose unblock daemons obey
     blocked = blocklist.blocked_hosts(spool, view.job, rules.block_after, admins)
-    hosts = [HostView(n, r.tags, r.slots or 1, r.is_live(farm.taken_at)) for n, r in farm.hosts.items()]
+    hosts = [HostView(n, r.tags, r.slots or 1, r.is_live(farm.taken_at), r.gpu) for n, r in farm.hosts.items()]
     sched = SchedJob(view.job, view.manifest.priority, view.manifest.submitted_ms, len(view.running), rules,
                      frozenset(blocked), deps, note)
     why = waits(sched, hosts) if view.queued and not view.control.holds else None
@@ -83,6 +83,8 @@ def lines(why: Why, view: JobView) -> list[str]:
         parts.append(f"max share {rules.max_share}")
     if rules.after:
         parts.append(f"after {','.join(rules.after)}")
+    if rules.gpu:
+        parts.append("gpu")
     if parts:
         out.append("rules: " + "; ".join(parts))
     if why.note and view.active:

@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 
-from renderd import __version__, logsetup
+from renderd import __version__, devices_cli, logsetup
 from renderd.check import run_check
 from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
+from renderd.devices_cli import device_specs
 from renderd.duration import POSITIVE
 from renderd.errors import RenderdError
 from renderd.format.names import valid_name
@@ -101,6 +102,12 @@ def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
 @idle_options
 @pilot_options
 @click.option("--blender", default="blender", show_default=True, help="The Blender program this host renders with.")
+@click.option("--device", "devices", multiple=True, metavar="SPEC", callback=device_specs,
+              help="Render Blender chunks on this Cycles device: CPU, CUDA:0, OPTIX:* (repeat: one per slot, "
+              "in order; renderd --list-gpus).")
+@click.option("--list-gpus", is_flag=True, help="List the Cycles devices this host's Blender has, and exit.")
+@click.option("--device-list", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
+              help="Read the devices from a recorded --list-gpus run of Blender instead of asking it.")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
 @click.option(
     "--spawner-socket",
@@ -124,7 +131,7 @@ def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
     help="Members of this group may use the socket and change anyone's jobs (besides the owner and root).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
-@click.option("--json", "as_json", is_flag=True, help="With --check or --print-config: print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="With --check, --list-gpus or --print-config: print JSON.")
 @click.version_option(__version__, prog_name="renderd")
 def main(
     spool: Path | None,
@@ -139,6 +146,9 @@ def main(
     grace: float,
     when: str,
     blender: str,
+    devices: tuple[str, ...],
+    list_gpus: bool,
+    device_list: Path | None,
     no_watch: bool,
     chunk_slice: str | None,
     spawner_socket: str | None,
@@ -151,8 +161,12 @@ def main(
     """Run chunks from a shared spool folder on this workstation, at the lowest priority."""
     if idle.pop("check"):
         sys.exit(run_check(spool, idle["activity_path"], parse_signals(idle["idle_signals"]), blender, as_json))
+    if list_gpus:
+        devices_cli.list_gpus(blender, device_list, as_json)
+        return
     if as_json:
-        raise click.UsageError("--json goes with --check or --print-config (the daemon itself logs to stderr)")
+        raise click.UsageError("--json goes with --check, --list-gpus or --print-config "
+                               "(the daemon itself logs to stderr)")
     if spool is None:
         raise click.UsageError("no spool: pass --spool DIR, set RENDERD_SPOOL, or set spool in the config file")
     logsetup.configure(verbose, sys.stderr, os.environ)
@@ -173,6 +187,8 @@ def main(
         chunk_timeout=chunk_timeout,
         grace=grace,
         blender=blender,
+        devices=devices,
+        device_list=device_list,
         watch=not no_watch,
         chunk_slice=chunk_slice,
         spawner_socket=spawner_socket,

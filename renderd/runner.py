@@ -38,6 +38,7 @@ class Run:
     stop_sent: bool = False
     forked: int | None = None  # the launcher's pid as the spawner reported it (before `started`)
     launcher_gone_at: float | None = None  # when we first saw the launcher dead without its `exited`
+    slot: int = 0  # which of the daemon's slots it runs in (its Cycles device: renderd/daemon/devices.py)
 
     @property
     def elapsed(self) -> float:

@@ -41,6 +41,7 @@ class HostView:
     tags: frozenset[str] = frozenset()
     slots: int = 1
     live: bool = True
+    gpu: bool = False  # renders on a GPU (`renderd --device`): may take `render add --gpu` jobs
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def static_refusal(rules: JobRules, host: HostView) -> str | None:
     missing = rules.tags - host.tags
     if missing:
         return f"needs tag {', '.join(sorted(missing))}"
+    if rules.gpu and not host.gpu:
+        return "needs a GPU (a daemon started with renderd --device)"
     return None
 
 
@@ -117,6 +120,10 @@ def waits(job: JobView, hosts: Sequence[HostView]) -> str | None:
     tagged = [h for h in live if job.rules.tags <= h.tags and (job.rules.hosts is None or h.name in job.rules.hosts)]
     if not tagged:
         return f"waits: no live host has tag {', '.join(sorted(job.rules.tags))}"
+    if job.rules.gpu:
+        tagged = [h for h in tagged if h.gpu]
+        if not tagged:
+            return "waits: no live host renders on a GPU (renderd --device)"
     if all(h.name in job.blocked for h in tagged):
         return f"waits: every host that may run it is blocked after {job.rules.block_after} failures (render unblock)"
     return None

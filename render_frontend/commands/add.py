@@ -106,6 +106,7 @@ def command(
     max_share: str | None,
     block_after: int,
     after_jobs: tuple[str, ...],
+    gpu: bool,
     encode: str | None,
 ) -> None:
     """Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend [-- BLENDER ARGS]`.
@@ -118,7 +119,7 @@ def command(
     after = click.get_current_context().meta["after_dashdash"]
     try:
         spool_now = ctx.spool_for_reading() if after_jobs else None
-        rules = schedopts.rules(spool_now, tags, host_list, max_share, block_after, after_jobs)
+        rules = schedopts.rules(spool_now, tags, host_list, max_share, block_after, after_jobs, gpu)
     except RenderdError as err:
         raise click.UsageError(str(err)) from None
     if blend is not None:

@@ -32,6 +32,8 @@ class DaemonConfig:
     admin_group: str | None = None  # may use the socket and change anyone's jobs
     idle_exit: float | None = None  # leave when nothing we may run was queued this long (pilots)
     end_in: float | None = None  # seconds from start until a batch system ends us (a pilot's time limit)
+    devices: tuple[str, ...] = ()  # `--device`: the Cycles device of each slot (renderd/daemon/devices.py)
+    device_list: Path | None = None  # a recorded device listing instead of asking Blender
     only_jobs: tuple[str, ...] = ()  # run only these jobs' chunks (a pilot of `render burst --job`)
 
     @property

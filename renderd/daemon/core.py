@@ -21,6 +21,7 @@ from typing import Any
 
 from renderd import chunkslice, claim, pilot, protocol
 from renderd.daemon.claiming import ClaimingMixin
+from renderd.daemon.devices import DeviceSetup
 from renderd.daemon.host_record import HostRecordMixin
 from renderd.daemon.jobguard import HostOrders, JobGuard
 from renderd.daemon.leases import LeasesMixin
@@ -61,6 +62,8 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self._check_name()
         self._start_talking()
         self.caps = capabilities(self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender)
+        self.devices = DeviceSetup(self.cfg.devices, self.cfg.device_list)
+        self.caps = self.devices.check(self.caps, self.cfg.slots)  # a --device this host lacks: one line, exit
         self.notes = notes_dir(protocol.spool_key(self.spool.root), self.cfg.name)
         clean_leftovers(self.notes)  # staging folders a killed run left (kinds/blender_staging.py)
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
@@ -80,7 +83,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self.policy.may_order = HostOrders(os.getuid(), self.cfg.admin_group)  # hosts/ is every artist's
         self.scanner = QueueScanner(self.spool)
         admins = (self.cfg.admin_group,) if self.cfg.admin_group else ()
-        me = HostView(self.cfg.name, self.cfg.tags, self.cfg.slots)
+        me = HostView(self.cfg.name, self.cfg.tags, self.cfg.slots, gpu=self.caps.gpu)
         self.picture = FarmPicture(self.spool, me, self.cfg.poll, self.jobs.control_of, admins)
         self.exit_rule = pilot.ExitRule(
             self.cfg.idle_exit,

@@ -151,6 +151,7 @@ class HostRecordMixin(DaemonState):
                 "pid": r.program,
                 "suspended": r.suspended,
                 "progress": self.progress_now.get(r.token),
+                "slot": r.slot,
             }
             for r in self.runs.values()
         ]
@@ -170,6 +171,7 @@ class HostRecordMixin(DaemonState):
             "queued_seen": self.scanner.queued_count(),
             "admin_group": self.cfg.admin_group,
             **self.policy.record(),
+            **self.devices.found.record(),
         }
         if self.exit_rule.active:  # a pilot: `render hosts` and `render burst --status` say so
             extra["pilot"] = {"idle_exit": self.cfg.idle_exit, "end_in": self.cfg.end_in}

@@ -65,7 +65,7 @@ class FarmPicture:
             # a farm's reads would grow with hosts x hosts (docs/netfs.md); slots and tags seldom change
             self._hosts_at = now
             records = self.spool.hosts()
-            self.hosts = [HostView(name, rec.tags, rec.slots or 1, True) for name, rec in records.items()
+            self.hosts = [HostView(name, rec.tags, rec.slots or 1, True, rec.gpu) for name, rec in records.items()
                           if name != self.me.name and rec.is_live()]
         self._failed = None
         self._bad = None

@@ -85,8 +85,9 @@ class RunningMixin(FinishingMixin):
         if problem is not None:
             self._fail_before_start(held, info, problem)
             return
+        slot = min(set(range(self.cfg.slots + 1)) - {r.slot for r in self.runs.values()})
         try:
-            launch = kind.launch(info, self.spool, self.caps, self.notes)
+            launch = kind.launch(info, self.spool, self.devices.caps_for(self.caps, slot), self.notes)
         except BadInfoFile as err:
             log.warning("quarantined claimed %s: %s", info.chunk, err.message)
             claim.quarantine_claim(self.spool, held, err.message)
@@ -120,7 +121,7 @@ class RunningMixin(FinishingMixin):
             self._fail_before_start(held, info, f"cannot write its log {log_path}: {err.strerror or err}")
             return
         self._tokens += 1
-        run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv, launch)
+        run = Run(f"{os.getpid()}-{self._tokens}", info, held, log_path, argv, launch, slot=slot)
         timeout = info.timeout or self.cfg.chunk_timeout
         if timeout:
             run.deadline = run.started + timeout

@@ -19,6 +19,7 @@ from typing import Any
 from renderd import sdnotify
 from renderd.claim import Claim
 from renderd.daemon.config import DaemonConfig
+from renderd.daemon.devices import DeviceSetup
 from renderd.daemon.jobguard import JobGuard
 from renderd.daemon.picture import FarmPicture
 from renderd.format.manifest import Manifest
@@ -50,6 +51,7 @@ class _Parts:
 
     spool: Spool
     caps: Capabilities
+    devices: DeviceSetup  # the Cycles device of each slot (`--device`)
     notes: Path  # this daemon's own notes of its staging folders (kinds/blender_staging.py)
     spawner_prefix: list[str]
     spawner: Spawner

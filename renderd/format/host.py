@@ -27,7 +27,9 @@ KNOWN = ("format", "name", "hostname", "pid", "cpus", "load", "mem_total", "mem_
          "state", "chunks", "version", "heartbeat", "started", "stale_after", "slots", "allow_commands",
          "allow_scripts", "blender_version", "when", "queued_seen", "admin_group", "control", "policy",
          "owner_idle", "idle_after", "schedule", "boot_id", "instance",
-         "tags", "ffmpeg")  # in the order the daemon writes them
+         "tags", "ffmpeg", "gpu", "devices", "slot_devices")  # in the order the daemon writes them
+MAX_DEVICES = 64
+DEVICE_TYPES = ("CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL")
 PROGRESS_SCALARS = (int, float, str, bool, type(None))
 
 
@@ -43,6 +45,7 @@ class HostChunk:
     pid: int | None = None
     suspended: bool = False
     progress: dict[str, Any] | None = None  # the render's own progress (frames saved, ...): flat, small
+    slot: int | None = None  # which slot runs it (the host's `slot_devices` says on which device)
 
     @property
     def fraction(self) -> float | None:
@@ -57,7 +60,8 @@ class HostChunk:
 
     def as_dict(self) -> dict[str, Any]:
         return {"chunk": self.chunk, "job": self.job, "start": self.start, "end": self.end, "started": self.started,
-                "pid": self.pid, "suspended": self.suspended, "progress": self.progress}
+                "pid": self.pid, "suspended": self.suspended, "progress": self.progress} | (
+                    {} if self.slot is None else {"slot": self.slot})
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class HostRecord:
     instance: str | None = None  # this start of the daemon
     tags: frozenset[str] = frozenset()  # `renderd --tags`: the groups ("farms") this host is in
     ffmpeg: bool = False  # it has a working ffmpeg: it may take encode chunks
+    gpu: bool = False  # some slot renders on a GPU (`renderd --device`): it may take `render add --gpu` jobs
+    devices: tuple[dict[str, Any], ...] = ()  # Cycles devices its Blender listed: {type, index, id, name}
+    slot_devices: tuple[str | None, ...] = ()  # the device spec each slot renders on (None: Blender's choice)
     rest: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
 
@@ -114,6 +121,11 @@ class HostRecord:
             del out["tags"]
         if not self.ffmpeg:
             del out["ffmpeg"]
+        out["devices"] = list(self.devices)
+        out["slot_devices"] = list(self.slot_devices)
+        for late in ("gpu", "devices", "slot_devices"):  # only on daemons started with --device
+            if not out[late]:
+                del out[late]
         return out | self.rest
 
     def to_bytes(self) -> bytes:
@@ -151,13 +163,33 @@ class HostRecord:
             policy=f.optional_text("policy", 1024), owner_idle=f.optional_number("owner_idle"),
             idle_after=f.optional_number("idle_after"), schedule=f.optional_text("schedule", 1024),
             boot_id=f.optional_text("boot_id", 64), instance=f.optional_text("instance", 64), tags=frozenset(tags),
-            ffmpeg=f.boolean("ffmpeg", False),
+            ffmpeg=f.boolean("ffmpeg", False), gpu=f.boolean("gpu", False), devices=_devices(f),
+            slot_devices=_slot_devices(f),
             rest={k: v for k, v in data.items() if k not in KNOWN}, format=fmt, **sizes,
         )
 
     @classmethod
     def from_bytes(cls, raw: bytes, path: Path | str | None = None) -> HostRecord:
         return cls.from_dict(jsonload.load_object(raw, path, what="host record", limit=MAX_HOST_BYTES), path)
+
+
+def _devices(f: Fields) -> tuple[dict[str, Any], ...]:
+    raw = f.items("devices", [], MAX_DEVICES)
+    out = []
+    for item in raw:
+        if not (isinstance(item, dict) and item.get("type") in DEVICE_TYPES and isinstance(item.get("index"), int)
+                and not isinstance(item.get("index"), bool) and 0 <= item["index"] < 1000
+                and all(isinstance(item.get(k), str) and len(item[k]) <= 256 for k in ("id", "name"))):
+            raise f.fail("field 'devices' must be a list of {type, index, id, name}")
+        out.append({k: item[k] for k in ("type", "index", "id", "name")})
+    return tuple(out)
+
+
+def _slot_devices(f: Fields) -> tuple[str | None, ...]:
+    raw = f.items("slot_devices", [], MAX_SLOTS)
+    if not all(v is None or (isinstance(v, str) and len(v) <= 16) for v in raw):
+        raise f.fail("field 'slot_devices' must be a list of device specs or nulls")
+    return tuple(raw)
 
 
 def _chunk(f: Fields) -> HostChunk:
@@ -168,4 +200,5 @@ def _chunk(f: Fields) -> HostChunk:
     return HostChunk(chunk=f.name("chunk"), job=f.name("job"), start=f.integer("start", 0, -(10**9), 10**9),
                      end=f.integer("end", 0, -(10**9), 10**9), started=f.optional_number("started"),
                      pid=f.integer("pid", None, 0, MAX_PID),
-                     suspended=f.boolean("suspended", False), progress=progress)
+                     suspended=f.boolean("suspended", False), progress=progress,
+                     slot=f.integer("slot", None, 0, MAX_SLOTS))

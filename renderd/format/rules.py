@@ -1,7 +1,8 @@
 """A job's scheduling rules (version 1): the manifest's `scheduling` field (docs/spool-format.md).
 
     "scheduling": {"version": 1, "tags": ["gpu"], "hosts": ["ws12", "ws14"] | null,
-                   "max_share": "50%" | "3" | null, "after": ["JOB", ...], "block_after": 3}
+                   "max_share": "50%" | "3" | null, "after": ["JOB", ...], "block_after": 3,
+                   "gpu": true}   # written only when set (render add --gpu)
 
 `render add --tags/--hosts/--max-share/--after/--block-after` writes it; every daemon reads it
 to decide whether it may take the job's chunks and which job goes first (renderd/schedule.py).
@@ -89,6 +90,7 @@ class JobRules:
     max_share: Share | None = None
     after: tuple[str, ...] = ()
     block_after: int = DEFAULT_BLOCK_AFTER
+    gpu: bool = False  # `render add --gpu`: only daemons rendering on a GPU (`renderd --device`)
 
     @property
     def is_default(self) -> bool:
@@ -102,7 +104,7 @@ class JobRules:
             "max_share": None if self.max_share is None else str(self.max_share),
             "after": list(self.after),
             "block_after": self.block_after,
-        }
+        } | ({"gpu": True} if self.gpu else {})
 
     @classmethod
     def from_fields(cls, f: Fields) -> JobRules:
@@ -124,4 +126,5 @@ class JobRules:
         except ValueError as err:
             raise f.fail(f"field 'max_share': {err}") from None
         return cls(tags=frozenset(tags), hosts=None if hosts is None else frozenset(hosts), max_share=share,
-                   after=tuple(after), block_after=f.integer("block_after", DEFAULT_BLOCK_AFTER, 1, MAX_BLOCK_AFTER))
+                   after=tuple(after), block_after=f.integer("block_after", DEFAULT_BLOCK_AFTER, 1, MAX_BLOCK_AFTER),
+                   gpu=f.boolean("gpu", False))

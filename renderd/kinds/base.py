@@ -28,6 +28,8 @@ class Capabilities:
     blender: str = "blender"
     blender_version: str | None = None
     ffmpeg: str | None = None  # this host's ffmpeg, an absolute path (None: it leaves encode chunks to others)
+    device: str | None = None  # the Cycles device of the slot a launch is for (`renderd --device`, kinds/devices.py)
+    gpu: bool = False  # some slot renders on a GPU: it may take `render add --gpu` jobs
 
 
 class Launch(Protocol):

@@ -31,6 +31,7 @@ from renderd.format.info import ChunkInfo
 from renderd.kinds.base import Capabilities
 from renderd.kinds.blender_staging import Staging
 from renderd.kinds.blender_version import version_tuple
+from renderd.kinds.devices import device_args
 from renderd.spool import Spool
 
 LOG5_PREFIX = r"(?:\d+:)?\d+:\d+(?:\.\d+)?\s+[\w.]+\s+\|\s?"
@@ -121,11 +122,13 @@ def frame_problem(path: Path, newer_than_ns: int) -> str | None:
 
 
 def build_argv(
-    blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int, output: str | None = None
+    blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int, output: str | None = None,
+    device: str | None = None,
 ) -> list[str]:
     """Blender's command line; `output` (the staging folder's pattern) is passed as `-o` after `-S`
-    (Blender applies `-o` to the scene chosen before it)."""
-    argv = [blender, "-b", blend, "-Y", "-S", fields["scene"]]
+    (Blender applies `-o` to the scene chosen before it); `device` (the daemon's `--device` for
+    the slot) runs our device script after the file is loaded (kinds/devices.py)."""
+    argv = [blender, "-b", blend, "-Y", *(device_args(device) if device else []), "-S", fields["scene"]]
     if output is not None:
         argv += ["-o", output]
     argv += ["-s", str(start), "-e", str(end), "-j", str(step)]
@@ -210,7 +213,7 @@ class BlenderKind:
                 prefix = ""
                 staging.mark_existing(names)
             argv = build_argv(caps.blender, blend, fields, info.start, info.end, info.step,
-                              str(staging.path / pattern.name))
+                              str(staging.path / pattern.name), caps.device)
         except BaseException:
             staging.close()
             raise
