@@ -22,6 +22,7 @@ from render_frontend.blend_inspect import BlendInfo, Scene
 from render_frontend.submit import ChunkSpec, JobSpec, slug
 from renderd.errors import BadInfoFile, UsageError
 from renderd.format import blender_fields
+from renderd.format.hooks import Hooks
 from renderd.format.rules import JobRules
 from renderd.framelist import FrameRun
 from renderd.kinds import blender
@@ -48,6 +49,8 @@ class Request:
     timeout: float | None = None
     max_attempts: int = 3
     rules: JobRules = field(default_factory=JobRules)  # --tags, --hosts, --max-share, --after, --block-after
+    hooks: Hooks = field(default_factory=Hooks)  # --pre, --post, --end, --error (render_frontend/hookopts.py)
+    mail: str | None = None  # --mail
 
 
 @dataclass
@@ -307,6 +310,8 @@ def _job_spec(plan: Plan, info: BlendInfo, request: Request) -> JobSpec:
         timeout=request.timeout,
         max_attempts=request.max_attempts,
         rules=request.rules,
+        hooks=request.hooks,
+        mail=request.mail,
         details={
             "blend": {
                 "file": plan.file,

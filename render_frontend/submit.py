@@ -18,6 +18,7 @@ from typing import Any
 from render_frontend import chunking, progressbar
 from renderd.errors import BadRecord, RenderdError, UsageError
 from renderd.format import FORMAT
+from renderd.format.hooks import Hooks
 from renderd.format.info import ChunkInfo
 from renderd.format.manifest import MAX_CHUNKS, Manifest
 from renderd.format.names import chunk_id, valid_name
@@ -80,6 +81,8 @@ class JobSpec:
     max_attempts: int = 3
     details: dict[str, Any] = field(default_factory=dict)
     rules: JobRules = field(default_factory=JobRules)  # tags, hosts, max share, after (render_frontend/schedopts.py)
+    hooks: Hooks = field(default_factory=Hooks)  # pre/post/end/error commands (render_frontend/hookopts.py)
+    mail: str | None = None  # mail the owner here when the job ends or a chunk fails for good
 
     def infos(self, user: str, uid: int, created: float) -> list[ChunkInfo]:
         total = len(self.chunks)
@@ -160,6 +163,10 @@ def submit(spool: Spool, spec: JobSpec, dry_run: bool = False) -> tuple[Manifest
     }
     if not spec.rules.is_default:
         data["scheduling"] = spec.rules.as_dict()
+    if spec.hooks:
+        data["hooks"] = spec.hooks.as_dict()
+    if spec.mail is not None:
+        data["mail"] = spec.mail
     try:
         manifest = Manifest.from_dict(data)
         manifest.to_bytes()  # refuses a manifest over the readers' size limit

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import grp
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from renderd import __version__, devices_cli, logsetup
+from renderd import __version__, config, devices_cli, logsetup
 from renderd.check import run_check
 from renderd.config import ConfiguredCommand
 from renderd.daemon import Daemon, DaemonConfig
 from renderd.devices_cli import device_specs
 from renderd.duration import POSITIVE
 from renderd.errors import RenderdError
+from renderd.format.hooks import KINDS as HOOK_KINDS
+from renderd.format.hooks import HookError, Hooks, check_argv
 from renderd.format.names import valid_name
 from renderd.format.rules import parse_tags
 from renderd.host import default_name
@@ -41,6 +44,20 @@ def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
     return value or ""
+
+
+def config_hooks() -> Hooks:
+    """The config file's [hooks] table: each hook a command string (split shell-like) or a list of words."""
+    words: dict[str, tuple[str, ...]] = {}
+    for kind, value in config.table("hooks").items():
+        try:
+            argv = shlex.split(value) if isinstance(value, str) else value
+            if kind not in HOOK_KINDS:
+                raise HookError(f"unknown hook {kind!r} (hooks are {', '.join(HOOK_KINDS)})")
+            words[kind] = check_argv(argv, kind)
+        except (ValueError, HookError) as err:
+            raise click.ClickException(f"config file [hooks] {kind}: {err}") from None
+    return Hooks(**words)
 
 
 @click.command(
@@ -79,6 +96,10 @@ def _tags(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
 )
 @click.option("--allow-commands", is_flag=True, help="Also run arbitrary command chunks (not only Blender).")
 @click.option("--allow-scripts", is_flag=True, help="Let jobs that ask for it run Blender with Python scripts enabled.")
+@click.option("--allow-hooks", is_flag=True,
+              help="Run jobs' --pre/--post/--end/--error hooks (commands; --allow-commands allows them too).")
+@click.option("--hook-timeout", type=POSITIVE, default="10m", show_default=True,
+              help="Stop a hook after this long (its attempt fails).")
 @click.option(
     "--chunk-timeout",
     type=POSITIVE,
@@ -142,6 +163,8 @@ def main(
     lease: float,
     allow_commands: bool,
     allow_scripts: bool,
+    allow_hooks: bool,
+    hook_timeout: float,
     chunk_timeout: float | None,
     grace: float,
     when: str,
@@ -183,6 +206,9 @@ def main(
         lease=lease,
         allow_commands=allow_commands,
         allow_scripts=allow_scripts,
+        allow_hooks=allow_hooks,
+        hook_timeout=hook_timeout,
+        default_hooks=config_hooks(),
         when=when,
         chunk_timeout=chunk_timeout,
         grace=grace,

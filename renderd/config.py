@@ -2,6 +2,8 @@
 
     [renderd]            the daemon's long option names, dashes or underscores: spool, slots, idle_after, ...
     [render]             the front-end's own options (spool); [render.add] etc. for a sub-command's options
+    [hooks]              the daemon's hooks for every job: pre, post, end, error (docs/hooks.md)
+    [mail]               the daemon's mail settings: smtp, from, starttls, user, password_file (docs/hooks.md)
 
 The file is the first that exists of: `--config FILE`, `$RENDERD_CONFIG`,
 `$XDG_CONFIG_HOME/renderd/config.toml` (default `~/.config/...`), `/etc/renderd/renderd.toml`.
@@ -26,7 +28,7 @@ from click.core import ParameterSource
 
 ENVVAR = "RENDERD_CONFIG"
 SYSTEM_FILE = Path("/etc/renderd/renderd.toml")
-TABLES = ("renderd", "render")
+TABLES = ("renderd", "render", "hooks", "mail")
 # Parameters that are actions of one run, not settings.
 NOT_SETTINGS = frozenset({"help", "version", "config", "print_config", "check", "as_json"})
 _META_PATH = "renderd.config.path"
@@ -71,10 +73,21 @@ def load(path: Path) -> dict[str, dict[str, Any]]:
         raise ConfigError(path, f"not valid TOML: {err}") from None
     for name, table in data.items():
         if name not in TABLES:
-            raise ConfigError(path, f"unknown table [{name}]{_suggest(name, TABLES)} (known: [renderd], [render])")
+            raise ConfigError(path, f"unknown table [{name}]{_suggest(name, TABLES)} (known: "
+                              f"{', '.join(f'[{t}]' for t in TABLES)})")
         if not isinstance(table, dict):
             raise ConfigError(path, f"{name} must be a table: write [{name}] on its own line")
     return data
+
+
+def table(name: str) -> dict[str, Any]:
+    """A table of the config file the running command read (empty without one): [hooks], [mail]."""
+    ctx = click.get_current_context(silent=True)
+    path = None if ctx is None else ctx.find_root().meta.get(_META_PATH)
+    if path is None:
+        return {}
+    value = load(Path(path)).get(name, {})
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def settable(command: click.Command) -> dict[str, click.Option]:

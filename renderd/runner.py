@@ -8,6 +8,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from renderd.claim import Claim
 from renderd.format.info import ChunkInfo
@@ -39,6 +40,14 @@ class Run:
     forked: int | None = None  # the launcher's pid as the spawner reported it (before `started`)
     launcher_gone_at: float | None = None  # when we first saw the launcher dead without its `exited`
     slot: int = 0  # which of the daemon's slots it runs in (its Cycles device: renderd/daemon/devices.py)
+    # hooks (renderd/daemon/hooks.py): the phase running now, and what the other phases run
+    phase: str = "main"  # pre / main / post
+    main_argv: list[str] | None = None  # the program's argv while pre runs
+    main_deadline: float | None = None
+    post_argv: list[str] | None = None
+    cwd: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    kept: tuple[float, dict[str, Any]] | None = None  # the program's seconds and outputs while post runs
 
     @property
     def elapsed(self) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from render_frontend import chunking, command_checks, schedopts, terminal
+from render_frontend import chunking, command_checks, hookopts, schedopts, terminal
 from render_frontend.context import Context, pass_ctx
 from render_frontend.submit import chunk_json, command_job, submit
 from renderd.duration import Duration
@@ -79,6 +79,7 @@ class DashDashCommand(click.Command):
 @click.option("--skip-existing", is_flag=True, help="[.blend] Skip every frame that exists complete, however old.")
 @click.option("--trust-scripts", is_flag=True, help="[.blend] Let Blender run the file's Python (-y, --python ...).")
 @schedopts.options
+@hookopts.options
 @pass_ctx
 def command(
     ctx: Context,
@@ -108,6 +109,11 @@ def command(
     after_jobs: tuple[str, ...],
     gpu: bool,
     encode: str | None,
+    pre_hook: str | None,
+    post_hook: str | None,
+    end_hook: str | None,
+    error_hook: str | None,
+    mail: str | None,
 ) -> None:
     """Queue a job: `render add --frames 1-100 -- PROGRAM ARGS...` or `render add shot.blend [-- BLENDER ARGS]`.
 
@@ -120,6 +126,8 @@ def command(
     try:
         spool_now = ctx.spool_for_reading() if after_jobs else None
         rules = schedopts.rules(spool_now, tags, host_list, max_share, block_after, after_jobs, gpu)
+        job_hooks = hookopts.hooks(pre_hook, post_hook, end_hook, error_hook)
+        mail_to = hookopts.mail_address(mail)
     except RenderdError as err:
         raise click.UsageError(str(err)) from None
     if blend is not None:
@@ -145,6 +153,8 @@ def command(
             skip_existing=skip_existing,
             shared_roots=list(shared_roots),
             rules=rules,
+            hooks=job_hooks,
+            mail=mail_to,
         )
         try:
             spool = ctx.spool_for_reading()  # add_blend sets the spool up once the job is sound
@@ -172,7 +182,7 @@ def command(
         spool = ctx.spool_for_reading() if dry_run else ctx.spool(create=True)
         spec = command_job(spool, after, frames, per_chunk=per_chunk, priority=priority, name=name,
                            cwd=where, timeout=timeout, max_attempts=max_attempts)
-        spec = replace(spec, rules=rules)
+        spec = replace(spec, rules=rules, hooks=job_hooks, mail=mail_to)
         warning = command_checks.path_rule_warning(spool, where, shared_roots, local_ok)
         if warning:
             terminal.echo(f"Warning: {warning}", err=True)

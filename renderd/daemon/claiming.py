@@ -134,6 +134,9 @@ def choose(
     refused = refusal(info, caps)
     if refused is not None:
         return Choice(Verdict.REFUSE, refused)
+    if manifest is not None and manifest.hooks and not caps.allow_hooks:
+        return Choice(Verdict.REFUSE, "the job has hooks (--pre/--post/--end/--error): this renderd runs hooks only "
+                                      "with --allow-hooks or --allow-commands")
     preference = prefer_others(info, me, hosts or {}, window=prefer_window)
     if preference is not None:
         return Choice(Verdict.DEFER, preference)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderd.format.hooks import Hooks
 from renderd.policy import PolicyConfig
 
 
@@ -18,6 +19,9 @@ class DaemonConfig:
     lease: float = 60.0
     allow_commands: bool = False
     allow_scripts: bool = False
+    allow_hooks: bool = False  # run jobs' --pre/--post/--end/--error hooks (also with allow_commands)
+    hook_timeout: float = 600.0
+    default_hooks: Hooks = field(default_factory=Hooks)  # the config file's [hooks] table, for every job
     when: str = "always"
     chunk_timeout: float | None = None
     grace: float = 10.0
@@ -35,6 +39,10 @@ class DaemonConfig:
     devices: tuple[str, ...] = ()  # `--device`: the Cycles device of each slot (renderd/daemon/devices.py)
     device_list: Path | None = None  # a recorded device listing instead of asking Blender
     only_jobs: tuple[str, ...] = ()  # run only these jobs' chunks (a pilot of `render burst --job`)
+
+    @property
+    def runs_hooks(self) -> bool:
+        return self.allow_hooks or self.allow_commands
 
     @property
     def heartbeat(self) -> float:

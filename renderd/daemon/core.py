@@ -64,6 +64,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self.caps = capabilities(self.cfg.allow_commands, self.cfg.allow_scripts, self.cfg.blender)
         self.devices = DeviceSetup(self.cfg.devices, self.cfg.device_list)
         self.caps = self.devices.check(self.caps, self.cfg.slots)  # a --device this host lacks: one line, exit
+        self.caps = replace(self.caps, allow_hooks=self.cfg.runs_hooks)
         self.notes = notes_dir(protocol.spool_key(self.spool.root), self.cfg.name)
         clean_leftovers(self.notes)  # staging folders a killed run left (kinds/blender_staging.py)
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
@@ -159,6 +160,8 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
                 if now >= self.policy.next_tick() and self.policy.tick(self.runs, self.runner):
                     self._write_host()  # a suspension, resumption or owner order shows in `render hosts` at once
                 self._check_timeouts()
+                if self.side_runs:
+                    self._reap_side_runs()
                 self._fill_slots()
                 if self._should_leave():
                     break
@@ -217,6 +220,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
     def _shutdown(self) -> None:
         """Stop running chunks, give them back, sign off.  Nothing new starts."""
         self.stopping = True
+        self._stop_side_runs()
         self.notify.stopping(f"stopping: {len(self.runs)} chunk(s) to give back")
         if self.runs:
             log.info("stopping %d running chunk(s) and giving them back", len(self.runs))

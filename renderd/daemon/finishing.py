@@ -17,7 +17,8 @@ from enum import StrEnum
 from typing import Any, TypeGuard
 
 from renderd import claim, failreason
-from renderd.daemon.state import DaemonState, Deferred, log
+from renderd.daemon.hooks import HooksMixin
+from renderd.daemon.state import Deferred, log
 from renderd.format import stats
 from renderd.format.info import ChunkInfo
 from renderd.format.names import ClaimName
@@ -107,7 +108,7 @@ def retry_delay(attempts: int, poll: float) -> float:
     return min(max(poll, 0.1) * 2.0 ** min(max(attempts - 1, 0), 16), MAX_RETRY_DELAY)
 
 
-class FinishingMixin(DaemonState):
+class FinishingMixin(HooksMixin):
     """Records how each run ended, as `classify()` decided, through the claim protocol (claim.py)."""
 
     def _fail_attempt(self, held: claim.Claim, info: ChunkInfo, reason: str) -> str | None:
@@ -115,6 +116,8 @@ class FinishingMixin(DaemonState):
         state = claim.finish_failed(self.spool, held, info, reason, self.cfg.name)
         if state is not None:  # a failed attempt of ours (not a claim lost meanwhile): the blocklist counts it
             self.picture.note_failure(info.job, info.chunk)
+        if state == "failed":
+            self._after_failed_for_good(info)
         if state == "queued":
             delay = retry_delay(info.attempts, self.cfg.poll)
             self.deferred[info.chunk] = Deferred(time.monotonic() + delay, f"failed here: retry in {delay:g} s")
@@ -131,6 +134,8 @@ class FinishingMixin(DaemonState):
             log.warning("%s: the launcher %s (%s)", info.chunk, exit.log_error, run.log)
             self._footer(run, f"the launcher {exit.log_error}; the log is incomplete")
         outcome = classify(run.stop_reason, seconds, exit)
+        if run.phase != "main" and self._hook_phase_ended(run, outcome):
+            return
         if run.launch is not None:  # frames into place (kinds/blender_staging.py), before they are judged
             outputs["saved"] = run.launch.settle(outputs.pop("saved", []), outcome.ending is Ending.DONE)
             outputs = {k: v for k, v in outputs.items() if v}
@@ -151,6 +156,10 @@ class FinishingMixin(DaemonState):
             kind = kind_of(info)
             reason = kind.check_result(info, self.spool, run.log) if kind is not None else None
         if reason is None:
+            if run.post_argv is not None:  # frames are in place and complete: post runs on the same claim
+                run.kept, run.launch = (seconds, outputs), None
+                self._start_phase(run, "post")
+                return
             self._record_done(run, seconds, outputs)
             return
         if run.stop_reason is None and reason.startswith(("exit code", "killed by signal")):
@@ -161,6 +170,28 @@ class FinishingMixin(DaemonState):
         self.emit("chunk-failed", chunk=info.chunk, job=info.job, reason=reason, state=state, seconds=seconds,
                   log=str(run.log.relative_to(self.spool.root)), run=run_number, slots=self.cfg.slots,
                   suspended=round(min(run.suspended_seconds, seconds), 3))
+
+    def _hook_phase_ended(self, run: Run, outcome: Outcome) -> bool:
+        """A pre or post phase ended: go on, or fail the attempt (True), or leave a stop (cancel, lost
+        claim, shutdown, preempt) to the program's own handling (False)."""
+        if outcome.ending is Ending.DONE:
+            if run.phase == "pre":
+                self._start_phase(run, "main")
+            else:
+                assert run.kept is not None
+                self._record_done(run, *run.kept)
+            return True
+        if outcome.ending is not Ending.FAILED:
+            return False
+        reason = f"{run.phase} hook failed: {outcome.reason or 'no reason given'}"
+        if run.phase == "pre" and run.launch is not None:
+            run.launch.settle([], False)  # the program never ran: its staging folder goes
+        self._footer(run, f"FAILED: {reason}")
+        state = self._fail_attempt(run.claim, run.info, reason)
+        log.warning("failed %s: %s -> %s", run.info.chunk, reason, state or "claim lost")
+        self.emit("chunk-failed", chunk=run.info.chunk, job=run.info.job, reason=reason, state=state,
+                  seconds=round(run.elapsed, 3), log=str(run.log.relative_to(self.spool.root)))
+        return True
 
     def _record_done(self, run: Run, seconds: float, outputs: dict[str, Any]) -> None:
         info = run.info
@@ -207,6 +238,7 @@ class FinishingMixin(DaemonState):
             self.emit("chunk-finished", chunk=info.chunk, job=info.job, seconds=seconds, frames=len(info.frames),
                       suspended=line.suspended, frame_seconds=line.frame_seconds, fastest=line.fastest,
                       slowest=line.slowest, run=line.run, slots=line.slots)
+            self._after_done(info)
         else:
             log.warning("%s finished but its claim was taken over meanwhile: result not recorded", info.chunk)
 

@@ -125,8 +125,10 @@ class RunningMixin(FinishingMixin):
         timeout = info.timeout or self.cfg.chunk_timeout
         if timeout:
             run.deadline = run.started + timeout
+        run.cwd, run.env = cwd, self._env(info)
+        self._plan_phases(run, self.spool.read_manifest(info.job))
         self.runs[run.token] = run
-        self.runner.start(run, cwd, self._env(info))
+        self.runner.start(run, cwd, run.env)
         self.progress.watch(run.token, log_path, len(info.frames), launch.collect)
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,

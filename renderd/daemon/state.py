@@ -72,6 +72,7 @@ class DaemonState(_Parts):
     cfg: DaemonConfig
     events: queue.SimpleQueue[tuple[str, Any]] = field(default_factory=queue.SimpleQueue)
     runs: dict[str, Run] = field(default_factory=dict)
+    side_runs: list[Any] = field(default_factory=list)  # end/error hooks running (renderd/daemon/hooks.py)
     stopping: bool = False
     deferred: dict[str, Deferred] = field(default_factory=dict)
     job_refusals: dict[str, str | None] = field(default_factory=dict)  # queue folder -> why we leave the job

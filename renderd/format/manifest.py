@@ -10,6 +10,7 @@ manifest over MAX_MANIFEST_BYTES, so no job can be written that its owner cannot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from renderd.errors import BadRecord
 from renderd.format import FORMAT, jsonload
 from renderd.format.fields import MAX_INT, Fields
+from renderd.format.hooks import HookError, Hooks
 from renderd.format.info import KINDS, MAX_ATTEMPTS, MAX_INDEX, MAX_TIMEOUT, MAX_UID
 from renderd.format.names import MAX_PRIORITY, MAX_SUBMITTED_MS
 from renderd.format.rules import JobRules
@@ -24,8 +26,10 @@ from renderd.format.rules import JobRules
 MAX_CHUNKS = 100_000
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_FRAME = 10**9
+MAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$")  # one address, no display name, no list
 KNOWN = frozenset({"format", "job", "name", "kind", "owner", "uid", "priority", "created", "submitted_ms", "cwd",
-                   "timeout", "max_attempts", "frames", "chunks", "blend", "blender_version", "scheduling"})
+                   "timeout", "max_attempts", "frames", "chunks", "blend", "blender_version", "scheduling", "hooks",
+                   "mail"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class Manifest:
     rest: dict[str, Any] = field(default_factory=dict)  # the kind's own fields (a command job's argv, range, ...)
     format: int = FORMAT
     rules: JobRules = field(default_factory=JobRules)  # `scheduling`: tags, hosts, max share, after (format/rules.py)
+    hooks: Hooks = field(default_factory=Hooks)  # pre/post/end/error commands (format/hooks.py)
+    mail: str | None = None  # where to mail when the job ends or a chunk fails for good (render add --mail)
 
     def chunk_frames(self) -> dict[str, range]:
         return {c.chunk: c.frames for c in self.chunks}
@@ -98,6 +104,10 @@ class Manifest:
             out["blender_version"] = self.blender_version
         if not self.rules.is_default:  # absent when default: a manifest like those written before it existed
             out["scheduling"] = self.rules.as_dict()
+        if self.hooks:  # absent when none, as in manifests written before hooks existed
+            out["hooks"] = self.hooks.as_dict()
+        if self.mail is not None:
+            out["mail"] = self.mail
         return out
 
     def to_bytes(self) -> bytes:
@@ -130,6 +140,13 @@ class Manifest:
         rules = JobRules() if f.absent("scheduling", None) else JobRules.from_fields(f.sub("scheduling", "scheduling"))
         if job in rules.after:
             raise f.fail("waits for itself")
+        try:
+            hooks = Hooks.from_value(data.get("hooks"))
+        except HookError as err:
+            raise f.fail(str(err)) from None
+        mail = f.optional_text("mail", 254)
+        if mail is not None and not MAIL_RE.match(mail):
+            raise f.fail(f"mail address {mail[:60]!r} is not an address (user@host)")
         rest = {k: v for k, v in data.items() if k not in KNOWN}
         if "argv" in rest:
             f.texts("argv", max_len=4096, item_len=65536)
@@ -141,7 +158,7 @@ class Manifest:
             timeout=f.optional_number("timeout", 0.0, MAX_TIMEOUT), max_attempts=f.integer("max_attempts", 3, 0,
                                                                                             MAX_ATTEMPTS),
             blend=blend, blender_version=f.optional_text("blender_version", 64), rest=rest, format=fmt,
-            rules=rules,
+            rules=rules, hooks=hooks, mail=mail,
         )
 
     @classmethod

@@ -30,6 +30,7 @@ class Capabilities:
     ffmpeg: str | None = None  # this host's ffmpeg, an absolute path (None: it leaves encode chunks to others)
     device: str | None = None  # the Cycles device of the slot a launch is for (`renderd --device`, kinds/devices.py)
     gpu: bool = False  # some slot renders on a GPU: it may take `render add --gpu` jobs
+    allow_hooks: bool = False  # runs jobs' hooks (--allow-hooks or --allow-commands; docs/hooks.md)
 
 
 class Launch(Protocol):

@@ -1,0 +1,51 @@
+"""A job's end, told exactly once in the whole farm: who runs its --end hook and sends its mail.
+
+Several daemons can record a job's last chunks at the same moment, on different hosts.  Each
+one that sees, after its own done record, that no chunk of the job is left queued or claimed
+and that every chunk of the manifest has a done record, tries to make the folder
+`jobs/<job>/ended` (one mkdir).  mkdir is atomic on every file system a spool lives on, NFS
+and FUSE included (unlike a lock, which may be host-local), so exactly one of them makes it:
+that daemon runs the end hook and emits `job-done`; the others see EEXIST and do nothing.
+
+At most once, not at least once: a daemon killed between its mkdir and its hook leaves the job
+ended without the hook having run (its log says nothing).  `render retry` of a done job does
+not end it a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from renderd.format.manifest import Manifest
+from renderd.spool import Spool
+
+log = logging.getLogger(__name__)
+ENDED = "ended"
+
+
+def finished(spool: Spool, manifest: Manifest) -> bool:
+    """Every chunk of the manifest has a done record, and none is queued or claimed any more."""
+    job = manifest.job
+    if spool.queue_dir_of(job) is not None and any(True for _ in _queued(spool, job)):
+        return False
+    if any(c.job == job for c in spool.claims()):
+        return False
+    names = set(spool.names(spool.job_dir(job) / "done"))
+    return all(f"{c.chunk}.json" in names for c in manifest.chunks)
+
+
+def _queued(spool: Spool, job: str) -> list[str]:
+    qdir = spool.queue_dir_of(job)
+    return [] if qdir is None else spool.queued_chunks(qdir)
+
+
+def claim_end(spool: Spool, job: str) -> bool:
+    """True for the one caller in the farm that ends this job (mkdir jobs/<job>/ended)."""
+    try:
+        spool.io.mkdir(spool.job_dir(job) / ENDED, 0o755, exist_ok=False)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        log.warning("cannot mark job %s as ended: %s", job, err)
+        return False
+    return True
