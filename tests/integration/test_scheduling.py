@@ -4,11 +4,12 @@ fair share between jobs of equal priority, --max-share, the blocklist, dependenc
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from conftest import FAKEPROG
-from helpers.daemons import add_job, render, wait_for
+from helpers.daemons import BIN, add_job, render, wait_for
 
 FAILON = str(Path(__file__).parent.parent / "helpers" / "failon.py")
 FAST = ("--allow-commands", "--poll", "0.5")
@@ -174,3 +175,20 @@ def test_a_job_starts_only_after_the_job_it_waits_for_and_never_when_that_one_fa
     assert not list(markers.glob("w*.starts"))
     refused = render(spool, "add", "--frames", "1", "--after", "no-such-job", "--", "true", check=False)
     assert refused.returncode == 2 and "only existing jobs" in refused.stderr
+
+
+def test_tags_come_from_the_command_line_or_the_config_file_and_bad_ones_are_refused(
+    spool: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "renderd.toml"
+    config.write_text('[renderd]\ntags = "gpu,lighting"\n')
+    shown = subprocess.run([str(BIN / "renderd"), "--config", str(config), "--spool", str(spool), "--print-config"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and 'tags = "gpu,lighting"' in shown.stdout, shown.stdout + shown.stderr
+    bad = subprocess.run([str(BIN / "renderd"), "--spool", str(spool), "--tags", "gpu,-y"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "'-y' is not a tag" in bad.stderr and "Traceback" not in bad.stderr
+    refused = render(spool, "add", "--frames", "1", "--tags", "a b", "--", "true", check=False)
+    assert refused.returncode == 2 and "not a tag" in refused.stderr
+    refused = render(spool, "add", "--frames", "1", "--max-share", "0%", "--", "true", check=False)
+    assert refused.returncode == 2 and "not a share" in refused.stderr
