@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from renderd import blocklist
+from renderd.errors import RenderdError
 from renderd.format.control import JobControl
 from renderd.format.manifest import Manifest
 from renderd.format.names import INFO_RE, QueueDir, job_of_chunk
@@ -148,7 +149,7 @@ class FarmPicture:
         """A chunk of `job` failed here: count it in this host's own failures file."""
         try:
             rec = blocklist.record_failure(self.spool, job, self.me.name, chunk, self.failures_here(job))
-        except OSError as err:
+        except (OSError, RenderdError) as err:  # counted in memory all the same: this host still stops at N
             log.warning("cannot record the failure of %s in its job's blocklist: %s", chunk, err)
             self._mine[job] = self.failures_here(job) + 1
             return

@@ -241,7 +241,7 @@ class Moves(Housekeeping):
     def write_manifest(self, manifest: Manifest) -> None:
         raw = manifest.to_bytes()  # BadRecord for a job too large to be read back: nothing is written
         jd = self.job_dir(manifest.job)
-        for folder in (jd.parent, jd, jd / "done", jd / "logs"):
+        for folder in (jd.parent, jd, jd / "done", jd / "logs", jd / "failures"):  # failures/: the blocklist
             self.io.mkdir(folder)
         self.write_atomic(jd / "manifest.json", raw)
 
