@@ -269,3 +269,24 @@ def test_a_blend_is_checked_and_queued_as_render_add_does(made_spool: Path, serv
     again = svc.post("/api/v1/jobs", {"blend": path})
     assert again.status == 409 and "pass --again" in again.json()["error"]
     assert svc.post("/api/v1/jobs", {"blend": path, "again": True}).status == 201
+
+
+def test_a_failed_chunk_shows_its_reason_and_retry_brings_it_back(
+    made_spool: Path, start_daemon, serve  # type: ignore[no-untyped-def]
+) -> None:
+    spool = made_spool
+    start_daemon("a", "--allow-commands", "--poll", "0.5")
+    svc = serve()
+    job = svc.post("/api/v1/jobs", {"argv": ["python3", "-c", "import sys; sys.exit('the render broke')"],
+                                    "frames": "1-1", "max_attempts": 1}).json()["job"]
+    wait_for(lambda: job_status(spool, job)["state"] == "failed", 60, what="the chunk to fail")
+    (chunk,) = svc.get(f"/api/v1/jobs/{job}").json()["chunk_list"]
+    assert chunk["state"] == "failed" and chunk["reason"], chunk
+    assert chunk["runs"] == [{"host": "a", "run": 1}]
+    log = svc.get(f"/api/v1/jobs/{job}/chunks/1/log?last=1").json()["logs"]
+    assert "the render broke" in log[0]["text"]
+    retried = svc.post(f"/api/v1/jobs/{job}/retry")
+    assert retried.status == 200 and retried.json()["message"].endswith("1 chunk(s) back in the queue")
+    # attempts start anew, so the run is run 1 again: its log file gets the second run appended
+    wait_for(lambda: svc.get(f"/api/v1/jobs/{job}/chunks/1/log").json()["logs"][0]["text"].count("renderd: FAILED")
+             >= 2, 60, what="the chunk to run again")
