@@ -8,7 +8,6 @@ import re
 import signal
 import ssl
 import subprocess
-import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -17,14 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.attacker import SYSTEM_PYTHON, env_for_others
 from helpers.daemons import BIN, wait_for
 
 URL_RE = re.compile(r"render serve: .* on (https?://127\.0\.0\.1:\d+/)")
-# Another user runs the system's Python with this checkout and the venv's packages on its path
-# (the venv's own interpreter may sit in a folder only root can enter).
-SYSTEM_PYTHON = "/usr/bin/python3"
 RENDER = "import sys; from render_frontend.cli import main; sys.argv[0] = 'render'; main()"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -60,7 +56,7 @@ class Service:
             else:  # as another Unix user (root runs the tests)
                 uid, gid = self.user
                 self.proc = subprocess.Popen([SYSTEM_PYTHON, "-c", RENDER, *args], stdout=fh,
-                                             stderr=subprocess.STDOUT, env=other_env(), user=uid, group=gid,
+                                             stderr=subprocess.STDOUT, env=env_for_others(), user=uid, group=gid,
                                              extra_groups=[gid], umask=0o002, cwd="/")
         found = wait_for(self._listening, 60, what="render serve to listen")
         self.url = found[1]
@@ -147,13 +143,8 @@ def write_token(path: Path, token: str = "test-token-0123456789abcdef") -> str:
     return token
 
 
-def other_env() -> dict[str, str]:
-    site = sysconfig.get_paths()["purelib"]
-    return {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8", "PYTHONPATH": f"{REPO}:{site}"}
-
-
 def other_can_run_this_checkout(uid: int, gid: int) -> bool:
     """Can that user import the web service from this checkout (its folders may be root's only)?"""
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import render_frontend.web.app"], env=other_env(), user=uid,
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import render_frontend.web.app"], env=env_for_others(), user=uid,
                            group=gid, capture_output=True, timeout=60, cwd="/")
     return probe.returncode == 0

@@ -3,24 +3,23 @@ unknown jobs, bad frames, paths outside the spool, missing or wrong tokens, anot
 
 from __future__ import annotations
 
+import grp
 import json
 import os
-import pwd
 import shutil
 import ssl
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import attacker
 from helpers.daemons import render
 from helpers.web import Answer, Service, other_can_run_this_checkout, write_token
 
 from renderd.spool import LAYOUT, Spool
 
 pytest.importorskip("starlette")
-OTHER = "rd-web-other"
 
 
 @pytest.fixture
@@ -135,34 +134,22 @@ def test_openapi_describes_every_route(svc: Service) -> None:
             "/api/v1/jobs/{job}/frames/{frame}/thumbnail"} <= set(doc["paths"])
 
 
-def _other_user() -> tuple[int, int]:
-    try:
-        entry = pwd.getpwnam(OTHER)
-    except KeyError:
-        subprocess.run(["useradd", "-M", "-U", "-s", "/usr/sbin/nologin", OTHER], check=True, capture_output=True)
-        entry = pwd.getpwnam(OTHER)
-    return entry.pw_uid, entry.pw_gid
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("useradd") is None, reason="needs root to add a second user")
+@pytest.mark.skipif(not attacker.can_run_as_others(), reason="needs root, useradd and the system's Python 3.11")
 def test_a_service_run_by_another_user_may_change_only_that_users_jobs(tmp_path: Path) -> None:
-    uid, gid = _other_user()
-    if not other_can_run_this_checkout(uid, gid):
-        pytest.skip(f"{OTHER} cannot read this checkout")
-    base = Path(tempfile.mkdtemp(prefix="renderd-web-", dir="/tmp"))
-    try:
-        os.chmod(base, 0o755)
-        spool = base / "spool"
-        spool.mkdir()
+    with attacker.studio_spool() as studio:
+        spool, artist = studio.spool, studio.attacker
         Spool.open(spool, create=True)
-        for folder in [spool, *(spool / sub for sub in LAYOUT), spool / "renderd-spool.toml"]:
-            os.chmod(folder, 0o777 if folder.is_dir() else 0o644)
-        roots = render(spool, "add", "--frames", "1-2", "--json", "--", "true").stdout
-        root_job = json.loads(roots)["job"]
-        token_file = base / "token"
+        artists = grp.getgrnam(attacker.GROUP).gr_gid
+        for folder in (spool / sub for sub in LAYOUT):  # as a studio sets its spool up: 2775, group artists
+            os.chown(folder, 0, artists)
+            os.chmod(folder, 0o2775)
+        if not other_can_run_this_checkout(artist.uid, artist.gid):
+            pytest.skip(f"{artist.name} cannot read this checkout")
+        root_job = json.loads(render(spool, "add", "--frames", "1-2", "--json", "--", "true").stdout)["job"]
+        token_file = studio.base / "token"
         token = write_token(token_file)
-        os.chown(token_file, uid, gid)
-        other = Service(spool, tmp_path, ["--token-file", str(token_file)], user=(uid, gid))
+        os.chown(token_file, artist.uid, artist.gid)
+        other = Service(spool, tmp_path, ["--token-file", str(token_file)], user=(artist.uid, artist.gid))
         other.token = token
         try:
             other.start()
@@ -174,13 +161,11 @@ def test_a_service_run_by_another_user_may_change_only_that_users_jobs(tmp_path:
             mine = other.post("/api/v1/jobs", {"argv": ["true"], "frames": "1-2"})
             assert mine.status == 201, mine.body
             job = mine.json()["job"]
-            assert (spool / "jobs" / job / "manifest.json").stat().st_uid == uid
+            assert (spool / "jobs" / job / "manifest.json").stat().st_uid == artist.uid
             assert other.post(f"/api/v1/jobs/{job}/pause").status == 200
-            assert json.loads(render(spool, "status", job, "--json").stdout)["jobs"][0]["owner"] == OTHER
+            assert json.loads(render(spool, "status", job, "--json").stdout)["jobs"][0]["owner"] == artist.name
         finally:
             other.kill()
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a test certificate")
