@@ -19,6 +19,7 @@ Layout (docs/spool-format.md is the user-facing description)::
 One job per module:
     io            the ONE way to open, list, rename and unlink under the root (no link followed,
                   regular files only, bounded, non-blocking, folder fsync)
+    unsafe        UnsafeEntry: what io refuses (a link, FIFO, device, wrong type, too large)
     registry      the spools this process opened, for code that holds only a path
     layout        one path function per file kind; state_of(path); the names `render clean` may sweep
     base          a Spool's primitive I/O (listings that never fail on a plant, write-then-rename)

@@ -36,41 +36,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from renderd.spool.unsafe import UnsafeEntry as UnsafeEntry
+from renderd.spool.unsafe import describe as describe
+
 WALK = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 FILE = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 NO_DIR_FSYNC = {errno.EINVAL, errno.ENOTSUP, errno.ENOSYS, errno.EROFS, errno.EBADF}
 MAX_RETIRED = 64
-
-
-class UnsafeEntry(OSError):
-    """A name in the spool that is not what the spool puts there: a symlink, a FIFO, a device, a
-    folder where a file belongs (or a file where a folder belongs), or a file over its size limit.
-
-    An OSError, so that every `except OSError` of a caller keeps the daemon alive; callers that
-    can quarantine catch it by name and use `what` as the reason."""
-
-    def __init__(self, path: Path | str, what: str, code: int = errno.EINVAL) -> None:
-        super().__init__(code, what, str(path))
-        self.what = what
-
-    def __str__(self) -> str:
-        return f"{self.filename}: {self.what}"
-
-
-def describe(mode: int) -> str:
-    """What a file type is, in the words of a reason line."""
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
 
 
 @dataclass
@@ -124,7 +97,13 @@ class SpoolIO:
 
     def _layout_fd(self, name: str) -> int:
         """A cached fd of a layout folder, re-validated by one lstat (same folder as cached?)."""
-        st = os.stat(name, dir_fd=self.root_fd, follow_symlinks=False)
+        try:
+            st = os.stat(name, dir_fd=self.root_fd, follow_symlinks=False)
+        except OSError as err:
+            if err.errno != errno.ESTALE:
+                raise
+            self._reopen_root()  # the share was remounted under us (NFS, sshfs): our root fd is stale
+            st = os.stat(name, dir_fd=self.root_fd, follow_symlinks=False)
         with self._lock:
             cached = self._cache.get(name)
         if cached is not None and cached.ino == st.st_ino and cached.dev == st.st_dev:
@@ -143,6 +122,15 @@ class SpoolIO:
                 while len(self._retired) > MAX_RETIRED:
                     os.close(self._retired.pop(0))
         return fd
+
+    def _reopen_root(self) -> None:
+        """A fresh fd of the root by its path; the old one (and the layout fds) are retired, not
+        closed, since another thread may be using them this instant."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        with self._lock:
+            self._retired.extend([self.root_fd, *(c.fd for c in self._cache.values())])
+            self._cache.clear()
+            self.root_fd, self.dev = fd, os.fstat(fd).st_dev
 
     def check_folder(self, name: str) -> None:
         """Is the layout folder `name` still the real folder we know (UnsafeEntry if not)?"""
