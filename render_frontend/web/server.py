@@ -57,8 +57,9 @@ def local_hosts(bind: str) -> frozenset[str]:
 
 def serve(settings: Settings, listen: Listen, sock: socket.socket) -> None:
     """Serve until SIGTERM/SIGINT."""
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="warning",
         access_log=False,
         ssl_certfile=str(listen.tls_cert) if listen.tls_cert else None,
@@ -68,6 +69,7 @@ def serve(settings: Settings, listen: Listen, sock: socket.socket) -> None:
         server_header=False,
     )
     server = uvicorn.Server(config)
+    app.state.stopping = lambda: server.should_exit  # event streams end at once on SIGTERM
     port = sock.getsockname()[1]
     terminal.echo(f"render serve: {settings.spool.root} on {listen.scheme}://{url_host(listen.bind)}:{port}/", err=True)
     server.run(sockets=[sock])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +36,8 @@ def encode(message: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(message, ensure_ascii=True).encode() + b"\n\n"
 
 
-async def stream(request: Request, follower: FarmLog, job: str | None) -> AsyncIterator[bytes]:
+async def stream(request: Request, follower: FarmLog, job: str | None,
+                 stopping: Callable[[], bool]) -> AsyncIterator[bytes]:
     # The first poll comes before the first byte: a client that has read the preamble gets every
     # event written after it (and the recent past it asked for), none lost to a race.
     batch = await run_in_threadpool(follower.poll)
@@ -51,7 +52,7 @@ async def stream(request: Request, follower: FarmLog, job: str | None) -> AsyncI
             yield b": keepalive\n\n"
             last = time.monotonic()
         await asyncio.sleep(FARM_POLL)
-        if await request.is_disconnected():
+        if stopping() or await request.is_disconnected():
             return
         batch = await run_in_threadpool(follower.poll)
 
@@ -64,4 +65,6 @@ async def events(request: Request) -> StreamingResponse:
         job = "\0"  # matches nothing: an unknown job has no events
     follower = FarmLog(settings_of(request).spool, history)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(request, follower, job), media_type="text/event-stream", headers=headers)
+    stopping = getattr(request.app.state, "stopping", lambda: False)
+    return StreamingResponse(stream(request, follower, job, stopping), media_type="text/event-stream",
+                             headers=headers)
