@@ -16,7 +16,6 @@ from starlette.responses import HTMLResponse
 
 from render_frontend.views import NoSuchJob, hosts_json, jobs_json
 from render_frontend.web.auth import require_read
-from render_frontend.web.errors import ApiError
 from render_frontend.web.inputs import job_param
 from render_frontend.web.jobdetail import job_json
 from render_frontend.web.recent import recent_of
@@ -189,8 +188,9 @@ async def job_page(request: Request) -> HTMLResponse:
     spool = settings_of(request).spool
     try:
         j = await recent_of(request.app.state).get(("job", job), lambda: job_json(spool, job))
-    except NoSuchJob as err:
-        raise ApiError(404, str(err)) from None
+    except NoSuchJob as err:  # a person followed a link: a page that says so, and the way back
+        body = f'<section><h1>No such job</h1><p>{esc(err)}</p><p><a href="/">All jobs</a></p></section>'
+        return HTMLResponse(page("renderd: no such job", body, {"page": "missing"}), status_code=404)
     frames = j.get("frames") or {}
     body = (
         f'<section><h1>Job <span id="job-id">{esc(job)}</span> <span class="name">{esc(j.get("name"))}</span></h1>'

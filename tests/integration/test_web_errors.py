@@ -55,7 +55,8 @@ def test_unknown_things_are_404(svc: Service) -> None:
     refused(svc.call("DELETE", "/api/v1/jobs/nope"), 404)
     refused(svc.get("/api/v1/nothing"), 404)
     refused(svc.call("DELETE", "/api/v1/hosts"), 405)
-    refused(svc.get("/jobs/nope"), 404)
+    page = svc.get("/jobs/nope")
+    assert page.status == 404 and page.headers["content-type"].startswith("text/html") and b"No such job" in page.body
 
 
 def test_bad_submissions_are_400_and_queue_nothing(svc: Service, spool: Path) -> None:

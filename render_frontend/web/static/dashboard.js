@@ -186,7 +186,7 @@
   }
 
   // ------------------------------------------------------------------ live
-  const refresh = page === "job" ? refreshJob : refreshDashboard;
+  const refresh = page === "job" ? refreshJob : page === "dashboard" ? refreshDashboard : async () => {};
   function scheduleRefresh(delay) {
     if (refreshTimer !== null) return;
     const wait = Math.max(delay, MIN_GAP - (Date.now() - lastRefresh));
@@ -243,7 +243,8 @@
       const path = `/api/v1/jobs/${encodeURIComponent(job)}`;
       if (action === "priority") {
         const input = button.parentElement.querySelector("input.prio");
-        r = await api("PUT", path + "/priority", {priority: Number(input.value)});
+        if (!/^\d{1,3}$/.test(input.value.trim())) { say("give a priority from 0 to 999 first", true); return; }
+        r = await api("PUT", path + "/priority", {priority: Number(input.value.trim())});
       } else if (action === "remove") {
         r = await api("DELETE", path);
       } else {
