@@ -18,7 +18,7 @@ from conftest import FAKEPROG
 from helpers.daemons import add_job, wait_for
 
 from renderd.leases import _ring_key, judged_holders
-from renderd.spool import ClaimName
+from renderd.format.names import ClaimName
 
 pytestmark = pytest.mark.slow
 
