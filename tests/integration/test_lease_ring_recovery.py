@@ -17,8 +17,8 @@ import pytest
 from conftest import FAKEPROG
 from helpers.daemons import add_job, wait_for
 
-from renderd.leases import _ring_key, judged_holders
 from renderd.format.names import ClaimName
+from renderd.leases import _ring_key, judged_holders
 
 pytestmark = pytest.mark.slow
 
