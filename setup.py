@@ -55,6 +55,7 @@ setup(
             "ruff>=0.5",
             "mypy>=1.10",
             "wheel>=0.40",  # tests/integration/test_wheel_install.py builds a wheel without isolation
+            "aiosmtpd>=1.4,<2",  # a real SMTP server on a loopback port for the mail tests (tests/integration/test_mail.py)
             "playwright>=1.40,<2",  # drives Debian's chromium (tests/e2e/test_web_browser.py); no browser download
         ],
         # `render serve` (render_frontend/web/): an ASGI stack and thumbnails; the daemon does without

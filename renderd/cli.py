@@ -24,6 +24,7 @@ from renderd.format.names import valid_name
 from renderd.format.rules import parse_tags
 from renderd.host import default_name
 from renderd.idle import parse_signals
+from renderd.mailconfig import MailConfigError, MailSettings, from_table
 from renderd.pilot_cli import pilot_options, pilot_settings
 from renderd.policy_cli import daemon_policy, idle_options
 
@@ -58,6 +59,14 @@ def config_hooks() -> Hooks:
         except (ValueError, HookError) as err:
             raise click.ClickException(f"config file [hooks] {kind}: {err}") from None
     return Hooks(**words)
+
+
+def config_mail() -> MailSettings | None:
+    """The config file's [mail] table (renderd/mailconfig.py); None without one (no mail is sent)."""
+    try:
+        return from_table(config.table("mail"))
+    except MailConfigError as err:
+        raise click.ClickException(f"config file [mail] {err}") from None
 
 
 @click.command(
@@ -209,6 +218,7 @@ def main(
         allow_hooks=allow_hooks,
         hook_timeout=hook_timeout,
         default_hooks=config_hooks(),
+        mail=config_mail(),
         when=when,
         chunk_timeout=chunk_timeout,
         grace=grace,

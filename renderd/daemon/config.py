@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderd.format.hooks import Hooks
+from renderd.mailconfig import MailSettings
 from renderd.policy import PolicyConfig
 
 
@@ -22,6 +23,7 @@ class DaemonConfig:
     allow_hooks: bool = False  # run jobs' --pre/--post/--end/--error hooks (also with allow_commands)
     hook_timeout: float = 600.0
     default_hooks: Hooks = field(default_factory=Hooks)  # the config file's [hooks] table, for every job
+    mail: MailSettings | None = None  # the config file's [mail] table: how to mail jobs' owners (mailer.py)
     when: str = "always"
     chunk_timeout: float | None = None
     grace: float = 10.0

@@ -32,6 +32,7 @@ from renderd.format.names import ClaimName
 from renderd.fsinfo import fs_type, is_network_fs
 from renderd.kinds import capabilities
 from renderd.kinds.blender_staging import clean_leftovers, notes_dir
+from renderd.mailer import Mailer
 from renderd.policy import HostPolicy
 from renderd.progress import ProgressWatcher
 from renderd.recorder import Recorder
@@ -255,6 +256,7 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         """Listeners for `emit` (the spool's event log, the local socket) and the progress reader."""
         self.listeners.append(EventLog(self.spool.event_log_path(self.cfg.name)))
         self.listeners.append(StatsLog(self.spool.stats_log_path(self.cfg.name)))
+        self.listeners.append(Mailer(self.spool, self.cfg.mail, self.cfg.name))  # --mail (renderd/mailer.py)
         path = self.cfg.socket or protocol.default_socket_path(self.spool.root, self.cfg.name)
         policy = PeerPolicy(os.getuid(), self.cfg.admin_group)
         self.server = Server(path, self.cfg.name, policy, lambda: self.events.put(("control", None)))
@@ -267,5 +269,5 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self.progress.close()
         self.server.close()
         for listener in self.listeners:
-            if isinstance(listener, EventLog):
+            if isinstance(listener, (EventLog, Mailer)):
                 listener.close()
