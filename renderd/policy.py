@@ -1,7 +1,7 @@
 """When may this host run chunks?  The idle policy: start, suspend, resume, give back.
 
 `decide` is the whole policy as a pure function of what the host sees now; `HostPolicy`
-is the daemon's side: it samples the signals (renderd/idle.py), asks `decide`, and
+is the daemon's side: it samples the signals (renderd/idle/), asks `decide`, and
 applies the answer to the running chunks through the Runner.  docs/idle.md describes it
 for users.
 
