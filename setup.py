@@ -47,6 +47,7 @@ setup(
         "blender-asset-tracer>=1.19,<2",
         "zstandard>=0.22,<1",
         "rich>=13.7,<16",
+        "jeepney>=0.8,<1",  # render wait --notify: the freedesktop notification over D-Bus (pure Python, no deps)
     ],
     extras_require={
         "test": [

@@ -31,8 +31,10 @@ POLL = 0.5
 @click.argument("job", shell_complete=completion.jobs)
 @click.option("--timeout", type=NON_NEGATIVE, help="Give up after this long, e.g. 30m (exit 3).")
 @click.option("--json", "as_json", is_flag=True, help="Print the final state and every chunk's result as JSON.")
+@click.option("--notify", is_flag=True, help="Show a desktop notification when the job ends (else ring the "
+              "terminal bell).")
 @pass_ctx
-def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> None:
+def command(ctx: Context, job: str, timeout: float | None, as_json: bool, notify: bool) -> None:
     """Wait for JOB to finish; the exit code says how it went."""
     spool = ctx.spool()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -57,11 +59,11 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
                 time.sleep(POLL)
                 continue
             line.clear()
-            _finish(spool, view, "done" if missing == 0 else "failed", as_json)
+            _finish(spool, view, "done" if missing == 0 else "failed", as_json, notify=notify)
         why = schedview.explain(spool, farm, view) if not view.manifest.rules.is_default or view.queued else None
         if why is not None and why.deps is DepState.BROKEN and not view.running:
             line.clear()  # a job it waits for failed, was cancelled or removed: it never starts
-            _finish(spool, view, "failed", as_json, why.note)
+            _finish(spool, view, "failed", as_json, why.note, notify=notify)
         if why is not None and why.waits and why.waits != told:
             line.clear()
             terminal.echo(f"{job}: {why.waits}; still waiting", err=True)  # once per reason
@@ -76,7 +78,7 @@ def command(ctx: Context, job: str, timeout: float | None, as_json: bool) -> Non
             warned = True
         if deadline is not None and time.monotonic() >= deadline:
             line.clear()
-            _finish(spool, view, "timeout", as_json)
+            _finish(spool, view, "timeout", as_json, notify=notify)
         line.show(progress(view))
         time.sleep(POLL)
 
@@ -90,22 +92,24 @@ def progress(view: JobView) -> str:
             f"chunks {len(view.done)}/{view.total} done, {len(view.running)} running{eta_text}")
 
 
-def _finish(spool: Spool, view: JobView, outcome: str, as_json: bool, reason: str = "") -> None:
+def _finish(spool: Spool, view: JobView, outcome: str, as_json: bool, reason: str = "", notify: bool = False) -> None:
     code = {"done": OK, "failed": FAILED, "timeout": TIMEOUT}[outcome]
     if as_json:
         terminal.echo(json.dumps(result_json(spool, view, outcome, code) | ({"reason": reason} if reason else {})))
     if reason:
-        terminal.echo(f"{view.job}: {terminal.visible(reason)}", err=True)
+        detail = terminal.visible(reason)
     elif outcome == "done":
-        terminal.echo(f"{view.job}: all {view.total} chunk(s) done", err=True)
+        detail = f"all {view.total} chunk(s) done"
     elif outcome == "timeout":
-        terminal.echo(f"{view.job}: timed out with {len(view.queued)} queued, {len(view.running)} running", err=True)
+        detail = f"timed out with {len(view.queued)} queued, {len(view.running)} running"
     else:
-        terminal.echo(
-            f"{view.job}: {len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
-            f"{len(view.done)}/{view.total} done",
-            err=True,
-        )
+        detail = (f"{len(view.failed)} failed, {len(view.bad)} quarantined, {len(view.cancelled)} cancelled, "
+                  f"{len(view.done)}/{view.total} done")
+    terminal.echo(f"{view.job}: {detail}", err=True)
+    if notify:
+        from render_frontend import notify as desktop  # jeepney only when asked for
+
+        desktop.notify(view.job, view.manifest.name, outcome, detail)
     raise SystemExit(code)
 
 
