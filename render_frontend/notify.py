@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import os
 import stat
-import sys
 
 from render_frontend import terminal
 
@@ -86,6 +85,5 @@ def notify(job: str, name: str, outcome: str, detail: str) -> None:
     try:
         send(summary, body, outcome != "done")
     except NoNotifier as err:
-        sys.stderr.write("\a")  # the bell: written as is (terminal.echo would make it visible)
-        sys.stderr.flush()
+        terminal.bell()  # written as is (terminal.echo would make it visible)
         terminal.echo(f"{job}: {outcome} (no desktop notification: {err})", err=True)

@@ -74,6 +74,13 @@ def echo(message: Any = "", err: bool = False, nl: bool = True) -> None:
     click.echo(message, file=stream(err), nl=nl)
 
 
+def bell(err: bool = True) -> None:
+    """The terminal's bell (BEL): the one control character `render` writes on purpose."""
+    stream_ = sys.stderr if err else sys.stdout
+    stream_.write("\a")
+    stream_.flush()
+
+
 def write_body(data: bytes) -> None:
     """A log's bytes: made visible on a terminal, copied exactly into a pipe or a file."""
     sys.stdout.flush()
