@@ -35,6 +35,7 @@ from renderd.spool import Spool
 
 log = logging.getLogger(__name__)
 TAIL_BYTES = 16 * 1024
+MAX_DONE_READ = 5000  # done records read for the hosts line; a bigger job's mail points to `render stats JOB`
 MAX_PENDING = 1000  # a farm failing chunk after chunk must not grow the queue without end
 CLOSE_WAIT = 5.0
 
@@ -113,7 +114,8 @@ class Mailer:
 
     def facts(self, event: dict[str, Any], manifest: Manifest, settings: MailSettings) -> JobFacts:
         """What the message says, read from the spool (every read bounded, never followed)."""
-        done = self.spool.done_chunks(manifest.job)
+        many = len(manifest.chunks) > MAX_DONE_READ  # one read per record: not 100 000 of them over NFS
+        done = {} if many else self.spool.done_chunks(manifest.job)
         hosts = [rec.host for rec in done.values()]
         seconds = sum(rec.seconds or 0.0 for rec in done.values())
         chunk = str(event.get("chunk") or "") if event["event"] == "chunk-failed" else ""
@@ -127,7 +129,7 @@ class Mailer:
             job=manifest.job, name=manifest.name, owner=manifest.owner, to=manifest.mail or "",
             sender=settings.sender, daemon=self.daemon, spool=str(self.spool.root), frames=manifest.frames,
             chunks=len(manifest.chunks), created=manifest.created, ended=float(event.get("time") or time.time()),
-            hosts=hosts, render_seconds=seconds, chunk=chunk, frames_of_chunk=frames,
+            hosts=hosts, hosts_unread=many, render_seconds=seconds, chunk=chunk, frames_of_chunk=frames,
             reason=str(event.get("reason") or "") or self.spool.failed_reason(chunk), log_path=log_path, log=tail,
         )
 

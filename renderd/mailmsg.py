@@ -61,6 +61,7 @@ class JobFacts:
     created: float  # the manifest's time (render add), 0 when unknown
     ended: float
     hosts: Sequence[str] = ()  # one entry per done chunk: the host that rendered it
+    hosts_unread: bool = False  # a job too big to read every done record of for the mail
     render_seconds: float = 0.0  # the done chunks' run time, added up
     chunk: str = ""  # a failure's chunk
     frames_of_chunk: str = ""
@@ -104,7 +105,8 @@ def body(facts: JobFacts) -> str:
         f"Submitted: {when}",
         f"Time:      {taken} since it was added" + (f"; {duration(facts.render_seconds)} of rendering"
                                                      if facts.render_seconds else ""),
-        f"Hosts:     {host_summary(facts.hosts)}",
+        f"Hosts:     {host_summary(facts.hosts)}" if not facts.hosts_unread else
+        f"Hosts:     see render stats {printable(facts.job, 120)} (too many chunks to read for a mail)",
     ]
     if facts.chunk:
         lines += [

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -48,12 +49,23 @@ class Recorder:
 
 
 class SMTPServer:
-    """`with SMTPServer(port) as server:` a server that accepts every message and keeps it."""
+    """`with SMTPServer(port) as server:` a server that accepts every message and keeps it; with
+    `login=(user, password)` only after that login (AUTH without TLS: it is a loopback port)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.recorder = Recorder()
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        self.login = login
+        self.logins: list[tuple[str, bool]] = []
+        extra: dict[str, Any] = {}
+        if login is not None:
+            extra = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, **extra)
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == self.login
+        self.logins.append((data.login.decode() if isinstance(data, LoginPassword) else "?", ok))
+        return AuthResult(success=ok)
 
     def __enter__(self) -> SMTPServer:
         self.controller.start()

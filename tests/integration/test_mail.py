@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import FAKEPROG
 from helpers.daemons import BIN, Daemon, add_job, render, wait_for
 from helpers.smtp import SMTPServer, free_port
@@ -53,16 +54,21 @@ def test_a_done_job_mails_its_owner_once_from_one_of_two_daemons(spool: Path, ma
                                     (part.strip().split(" ")[0] for part in hosts.split(",")))
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # a loopback port: on purpose
 def test_a_chunk_that_fails_for_good_mails_the_reason_and_the_log(spool: Path, tmp_path: Path,
                                                                     daemons: list[Daemon]) -> None:
-    with SMTPServer() as server:
+    password = tmp_path / "smtp-password"
+    password.write_text("s3cret\n")
+    with SMTPServer(login=("farm", "s3cret")) as server:  # and logs in first (user, password_file)
         job = add_job(spool, "1-1", FAIL, "--max-attempts", "2", "--name", "shot", "--mail", TO)
-        d = _start(daemons, spool, tmp_path, "a", _config(tmp_path, server.port))
+        config = _config(tmp_path, server.port, f'user = "farm"\npassword_file = "{password}"\n')
+        d = _start(daemons, spool, tmp_path, "a", config)
         assert render(spool, "wait", job["job"], "--timeout", "120", check=False).returncode == 1
         wait_for(lambda: "mailed failure" in d.output(), 60, what="the failure's mail")
         assert d.stop() == 0
         got = server.messages()
     chunk = job["chunks"][0]["chunk"]
+    assert server.logins == [("farm", True)]
     assert len(got) == 1  # the first attempt was retried, not a failure for good: no mail for it
     msg = got[0].message
     assert msg["Subject"] == f"renderd: job {job['job']} (shot): chunk {chunk} failed"
