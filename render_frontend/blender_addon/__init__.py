@@ -31,6 +31,7 @@ POLL = 0.5  # seconds between looks at a readout in progress
 ACTIVE = ("queued", "running")
 _readout: dict[str, list[str]] = {"lines": []}
 _live: dict[str, list[tuple[subprocess.Popen, typing.IO[str], typing.IO[str]]]] = {"pending": []}
+_waiters: list[subprocess.Popen] = []  # `render wait JOB --notify` started for "Notify when done"
 
 
 # ----------------------------------------------------------------------------- running `render`
@@ -100,6 +101,15 @@ def _show(answers: list[dict]) -> bool:
 def _refresh(context: bpy.types.Context) -> bool:
     """Read the farm now (the last job sent from this file, and the hosts); True while the job is under way."""
     return _show([_run_render(context, *q) for q in _queries(context)])
+
+
+def _notify_when_done(context: bpy.types.Context, job: str) -> None:
+    """`render wait JOB --notify` in the background, in a session of its own: the desktop
+    notification comes when the job ends, also after Blender is closed (docs/hooks.md)."""
+    _waiters[:] = [proc for proc in _waiters if proc.poll() is None]  # reap the ones that ended
+    argv = _render_argv(context, "wait", job, "--notify")
+    _waiters.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True))
 
 
 # ----------------------------------------------------------------------------- live readout
@@ -191,6 +201,12 @@ class RENDERD_OT_submit(bpy.types.Operator):
             return {"CANCELLED"}
         settings.last_job = str(answer.get("job", ""))
         self.report({"INFO"}, f"renderd: queued {settings.last_job} ({len(answer.get('chunks', []))} chunks)")
+        prefs = _prefs(context)
+        if prefs is not None and prefs.notify and settings.last_job:
+            try:
+                _notify_when_done(context, settings.last_job)
+            except (RuntimeError, OSError) as err:
+                self.report({"WARNING"}, f"renderd: no notification when it is done: {err}")
         try:
             _refresh(context)
         except RuntimeError as err:
@@ -240,9 +256,16 @@ class RenderdPreferences(bpy.types.AddonPreferences):
         subtype="FILE_PATH",
     )
 
+    notify: bpy.props.BoolProperty(
+        name="Notify when done",
+        description="Show a desktop notification when a job sent from Blender ends (render wait --notify)",
+        default=False,
+    )
+
     def draw(self, context: bpy.types.Context) -> None:
         self.layout.prop(self, "spool")
         self.layout.prop(self, "render_program")
+        self.layout.prop(self, "notify")
 
 
 class RENDER_PT_renderd(bpy.types.Panel):

@@ -19,6 +19,7 @@ addon_utils.enable("renderd_blender", default_set=True, handle_error=None)
 prefs = bpy.context.preferences.addons["renderd_blender"].preferences
 prefs.render_program = render_program
 prefs.spool = spool
+prefs.notify = mode == ["notify"]
 
 scene = bpy.context.scene
 scene.renderd.chunk = 1
@@ -34,6 +35,7 @@ result = {
     "readout": addon._readout["lines"],
     "is_dirty": bpy.data.is_dirty,
     "modules": sorted(sys.modules),
+    "waiters": [list(proc.args) for proc in sys.modules["renderd_blender"]._waiters],
 }
 
 if mode == ["follow"]:

@@ -6,12 +6,15 @@ import ast
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.daemons import BIN, render
+from helpers.daemons import BIN, processes_mentioning, render, wait_for
+from helpers.dbus import NOTIFYD, private_bus
 
 HERE = Path(__file__).parent
 FIXTURE = HERE.parent / "fixtures" / "blend" / "render_b34.blend"
@@ -23,7 +26,8 @@ pytestmark = [
 ]
 
 
-def send_from_blender(spool: Path, tmp_path: Path, *mode: str) -> dict[str, Any]:
+def send_from_blender(spool: Path, tmp_path: Path, *mode: str,
+                      env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Open a copy of the fixture in real Blender, install and enable the add-on zip, press its buttons."""
     blend = spool / "shots" / "shot.blend"
     blend.parent.mkdir()
@@ -32,6 +36,7 @@ def send_from_blender(spool: Path, tmp_path: Path, *mode: str) -> dict[str, Any]
     out = tmp_path / "result.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENDERD")}
     env.update(BLENDER_USER_SCRIPTS=str(tmp_path / "scripts"), BLENDER_USER_CONFIG=str(tmp_path / "config"))
+    env.update(env_extra or {})
     argv = ["blender", "-b", str(blend), "--factory-startup", "--python", str(HERE / "addon_driver.py"), "--"]
     proc = subprocess.run(
         [*argv, str(zip_path), str(BIN / "render"), str(spool), str(out), *mode],
@@ -57,6 +62,30 @@ def test_send_to_renderd_queues_the_open_file(spool: Path, tmp_path: Path) -> No
     assert result["readout"][0] == f"{job}: queued"
     assert result["readout"][1].startswith("chunks 0/3 done, 0 running, 3 queued")
     assert result["readout"][-1] == "hosts: 0 live, 0 busy, 0 offline"
+    assert result["waiters"] == []  # "Notify when done" is off by default
+
+
+def test_notify_when_done_shows_a_desktop_notification_when_the_job_ends(
+        spool: Path, tmp_path: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
+    record = tmp_path / "notifications.jsonl"
+    with private_bus(tmp_path) as address:
+        env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
+        service = subprocess.Popen([sys.executable, NOTIFYD, str(record)], stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            assert service.stdout is not None and service.stdout.readline().strip() == "ready"
+            result = send_from_blender(spool, tmp_path, "notify", env_extra={"DBUS_SESSION_BUS_ADDRESS": address})
+            job = result["last_job"]
+            assert result["waiters"] == [[str(BIN / "render"), "--spool", str(spool), "wait", job, "--notify"]]
+            start_daemon("farm", "--when", "always", "--poll", "0.5")  # Blender has quit; the waiter goes on
+            calls = wait_for(lambda: record.exists() and record.read_text().splitlines(), 600,
+                             what="the notification")
+        finally:
+            service.kill()
+            service.wait(10)
+            for pid in processes_mentioning(str(spool)):  # a waiter left by a failed test
+                if "--notify" in processes_mentioning(str(spool))[pid]:
+                    os.kill(pid, signal.SIGKILL)
+    assert [json.loads(c)["summary"] for c in calls] == [f"{job} is done"]
 
 
 def test_farm_status_follows_the_job_until_it_is_done(spool: Path, tmp_path: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]

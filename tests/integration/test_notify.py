@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,27 +14,15 @@ from pathlib import Path
 import pytest
 from conftest import FAKEPROG
 from helpers.daemons import BIN, add_job, wait_for
+from helpers.dbus import NOTIFYD, private_bus
 
-NOTIFYD = str(Path(__file__).parent.parent / "helpers" / "notifyd.py")
 EVIL_NAME = "shot<b>bold</b>\x1b[31m"
 
 
 @pytest.fixture
 def session_bus(tmp_path: Path) -> Iterator[str]:
-    """A private session bus (dbus-daemon) listening on a socket in the test's folder."""
-    program = shutil.which("dbus-daemon")
-    if program is None:
-        pytest.skip("no dbus-daemon (Debian package dbus-daemon; tests/bootstrap installs it)")
-    proc = subprocess.Popen([program, "--session", "--nofork", "--print-address=1",
-                             f"--address=unix:path={tmp_path / 'bus'}"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        address = proc.stdout.readline().strip()
-        assert address.startswith("unix:"), address
+    with private_bus(tmp_path) as address:
         yield address
-    finally:
-        proc.kill()
-        proc.wait(10)
 
 
 def _env(**changes: str | None) -> dict[str, str]:
