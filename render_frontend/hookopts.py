@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from renderd import config
 from renderd.errors import UsageError
 from renderd.format.hooks import PLACEHOLDERS, HookError, Hooks, check_argv
 from renderd.format.manifest import MAIL_RE
@@ -33,7 +34,8 @@ def options(func: F) -> F:
         click.option("--error", "error_hook", metavar="COMMAND", help="Run COMMAND once for each chunk that fails "
                      "for good."),
         click.option("--mail", "mail", metavar="ADDRESS", is_flag=False, flag_value="", default=None,
-                     help="Mail ADDRESS (default: you, user@host) when the job is done or a chunk fails for good."),
+                     help="Mail ADDRESS (default: you, at the config file's [mail] domain, else user@host) "
+                     "when the job is done or a chunk fails for good."),
     ]):
         func = opt(func)
     return func
@@ -59,10 +61,12 @@ def hooks(pre: str | None, post: str | None, end: str | None, error: str | None)
 
 
 def mail_address(value: str | None) -> str | None:
-    """--mail alone: the user at this host; --mail ADDRESS: that address, checked."""
+    """--mail alone: the user at the config file's [mail] domain, else at this host; --mail ADDRESS:
+    that address, checked."""
     if value is None:
         return None
-    address = value or f"{getpass.getuser()}@{socket.getfqdn()}"
+    domain = config.table("mail").get("domain")
+    address = value or f"{getpass.getuser()}@{domain if isinstance(domain, str) and domain else socket.getfqdn()}"
     if not MAIL_RE.match(address) or len(address) > 254:
         raise UsageError(f"--mail: {address!r} is not a mail address (user@host)")
     return address

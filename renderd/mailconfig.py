@@ -8,6 +8,7 @@
     password_file = "/etc/renderd/smtp-password"   # its first line is the password
     retries = 3                          # further tries of a failed send (default 3)
     retry_delay = "30s"                  # before the first retry, doubled for each next one
+    domain = "studio.example"            # `render add --mail` alone: user@domain (read by `render`)
 
 The table is the host admin's (the config file is theirs), so its values are trusted as settings
 but still checked here once, at start, with one sentence per mistake: a daemon that would only
@@ -18,6 +19,7 @@ rotated password needs no restart) and never kept in the settings.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,8 @@ from typing import Any
 from renderd.duration import DurationError, parse_duration
 from renderd.format.manifest import MAIL_RE
 
-KEYS = ("smtp", "from", "starttls", "user", "password_file", "retries", "retry_delay", "timeout")
+KEYS = ("smtp", "from", "starttls", "user", "password_file", "retries", "retry_delay", "timeout", "domain")
+DOMAIN_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -56,11 +59,14 @@ class MailSettings:
 
 def from_table(table: dict[str, Any]) -> MailSettings | None:
     """The settings of a [mail] table; None for an absent or empty table (no mail is sent)."""
-    if not table:
-        return None
     for key in table:
         if key not in KEYS:
             raise MailConfigError(f"unknown key {key!r} (known: {', '.join(KEYS)})")
+    domain = table.get("domain")
+    if domain is not None and (not isinstance(domain, str) or not DOMAIN_RE.match(domain)):
+        raise MailConfigError(f"domain: {domain!r} is not a mail domain (e.g. studio.example)")
+    if not set(table) - {"domain"}:  # nothing, or a workstation's file that only sets render add --mail's domain
+        return None
     smtp = table.get("smtp")
     if not isinstance(smtp, str) or not smtp.strip():
         raise MailConfigError('smtp: the mail server is required, as "host:port"')

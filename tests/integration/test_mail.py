@@ -4,6 +4,8 @@ mail server that is down never fails the job."""
 
 from __future__ import annotations
 
+import getpass
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +112,13 @@ def test_a_bad_mail_table_stops_the_daemon_with_one_line(spool: Path, tmp_path: 
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == ["Error: config file [mail] smtp: 'prot' is not a port number (1-65535)"]
+
+
+def test_render_add_mail_alone_is_the_user_at_the_config_files_domain(spool: Path, tmp_path: Path) -> None:
+    config = tmp_path / "render.toml"
+    config.write_text('[mail]\ndomain = "studio.example"\n')
+    out = render(spool, "--config", str(config), "add", "--frames", "1-1", "--json", "--local-ok", "--mail", "--",
+                 "true")
+    job = json.loads(out.stdout)["job"]
+    mail = json.loads((spool / "jobs" / job / "manifest.json").read_text())["mail"]
+    assert mail == f"{getpass.getuser()}@studio.example"

@@ -63,6 +63,7 @@ def test_log_lines_drop_a_partial_first_line_and_keep_a_progress_lines_last_stat
 
 def test_mail_settings_are_checked_once_with_one_sentence(tmp_path: Path) -> None:
     assert from_table({}) is None
+    assert from_table({"domain": "studio.example"}) is None  # a workstation's file: render add --mail's domain
     s = from_table({"smtp": "127.0.0.1:2525", "from": "farm@example.test"})
     assert s is not None and (s.host, s.port, s.sender, s.starttls, s.retries) == ("127.0.0.1", 2525,
                                                                                      "farm@example.test", False, 3)
@@ -76,6 +77,7 @@ def test_mail_settings_are_checked_once_with_one_sentence(tmp_path: Path) -> Non
                          "unknown key 'tls'"), ({"smtp": "h:25", "from": "a\r\nBcc: b@c"}, "from"),
                          ({"smtp": "mail:25", "user": "u"}, "in clear"), ({"smtp": "h:25", "starttls": "yes"},
                          "true or false"), ({"smtp": "h:25", "retry_delay": "soon"}, "retry_delay"),
-                         ({"smtp": "h:25", "user": "u", "starttls": True, "password_file": "/no/such"}, "no such")]:
+                         ({"smtp": "h:25", "user": "u", "starttls": True, "password_file": "/no/such"}, "no such"),
+                         ({"domain": "a b"}, "not a mail domain")]:
         with pytest.raises(MailConfigError, match=words):
             from_table(table)
