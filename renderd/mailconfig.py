@@ -4,6 +4,7 @@
     smtp = "mail.studio.example:587"     # host:port (port 25 when left out); required
     from = "renderd@studio.example"      # default: renderd@<this host's fqdn>
     starttls = true                      # default false
+    ca_file = "/etc/ssl/studio-ca.pem"   # trust this CA for the server's certificate (default: the system's)
     user = "renderd"                     # log in (only with starttls, or to a loopback server)
     password_file = "/etc/renderd/smtp-password"   # its first line is the password
     retries = 3                          # further tries of a failed send (default 3)
@@ -28,7 +29,7 @@ from typing import Any
 from renderd.duration import DurationError, parse_duration
 from renderd.format.manifest import MAIL_RE
 
-KEYS = ("smtp", "from", "starttls", "user", "password_file", "retries", "retry_delay", "timeout", "domain")
+KEYS = ("smtp", "from", "starttls", "ca_file", "user", "password_file", "retries", "retry_delay", "timeout", "domain")
 DOMAIN_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -43,6 +44,7 @@ class MailSettings:
     port: int = 25
     sender: str = ""
     starttls: bool = False
+    ca_file: Path | None = None  # the CA file the server's certificate is checked against (else the system's)
     user: str | None = None
     password_file: Path | None = None
     retries: int = 3
@@ -77,6 +79,14 @@ def from_table(table: dict[str, Any]) -> MailSettings | None:
     starttls = table.get("starttls", False)
     if not isinstance(starttls, bool):
         raise MailConfigError("starttls: write true or false")
+    ca_file = table.get("ca_file")
+    if ca_file is not None:
+        if not isinstance(ca_file, str) or not ca_file:
+            raise MailConfigError("ca_file: a path")
+        if not starttls:
+            raise MailConfigError("ca_file without starttls: the certificate is only checked with starttls = true")
+        if not Path(ca_file).is_file():
+            raise MailConfigError(f"ca_file: {ca_file}: no such file")
     user = table.get("user")
     if user is not None and (not isinstance(user, str) or not user or any(c in user for c in "\r\n\0")):
         raise MailConfigError("user: a user name on one line")
@@ -94,7 +104,8 @@ def from_table(table: dict[str, Any]) -> MailSettings | None:
     retries = table.get("retries", 3)
     if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 20:
         raise MailConfigError("retries: a whole number from 0 to 20")
-    return MailSettings(host=host, port=port, sender=sender, starttls=starttls, user=user,
+    return MailSettings(host=host, port=port, sender=sender, starttls=starttls,
+                        ca_file=None if ca_file is None else Path(ca_file), user=user,
                         password_file=None if password_file is None else Path(password_file), retries=retries,
                         retry_delay=_duration(table, "retry_delay", 30.0), timeout=_duration(table, "timeout", 30.0))
 

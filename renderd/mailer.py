@@ -163,7 +163,8 @@ class Mailer:
             except (OSError, smtplib.SMTPException, ValueError) as err:
                 text = printable(str(err) or type(err).__name__)
                 if attempt > s.retries:
-                    log.error("mail for %s to %s not sent, given up after %d tries: %s", what, to, attempt, text)
+                    log.error("mail for %s to %s not sent, given up after %d %s: %s", what, to, attempt,
+                              "try" if attempt == 1 else "tries", text)
                     return
                 log.warning("mail for %s to %s not sent (try %d of %d): %s; trying again in %gs",
                             what, to, attempt, s.retries + 1, text, delay)
@@ -181,7 +182,8 @@ class Mailer:
         with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
             smtp.ehlo()
             if s.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                cafile = None if s.ca_file is None else str(s.ca_file)
+                smtp.starttls(context=ssl.create_default_context(cafile=cafile))  # the name and the chain checked
                 smtp.ehlo()
             if s.user is not None:
                 smtp.login(s.user, s.password())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import FAKEPROG
 from helpers.daemons import BIN, Daemon, add_job, render, wait_for
-from helpers.smtp import SMTPServer, free_port
+from helpers.smtp import SMTPServer, certificate, free_port
 
 TO = "someone@example.test"
 FAIL = [sys.executable, "-c", "import sys; print('rendering 1'); print('Error: the texture is gone'); sys.exit(3)"]
@@ -122,3 +123,35 @@ def test_render_add_mail_alone_is_the_user_at_the_config_files_domain(spool: Pat
     job = json.loads(out.stdout)["job"]
     mail = json.loads((spool / "jobs" / job / "manifest.json").read_text())["mail"]
     assert mail == f"{getpass.getuser()}@studio.example"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a test certificate")
+def test_starttls_with_the_studios_ca_and_a_login(spool: Path, markers: Path, tmp_path: Path,
+                                                  daemons: list[Daemon]) -> None:
+    cert, key = certificate(tmp_path)
+    password = tmp_path / "smtp-password"
+    password.write_text("s3cret\n")
+    with SMTPServer(login=("farm", "s3cret"), tls=(cert, key)) as server:  # AUTH only after STARTTLS
+        config = _config(tmp_path, server.port, f'starttls = true\nca_file = "{cert}"\nuser = "farm"\n'
+                                                f'password_file = "{password}"\n')
+        job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "c{start}"], "--mail", TO)
+        d = _start(daemons, spool, tmp_path, "a", config)
+        assert render(spool, "wait", job["job"], "--timeout", "120", check=False).returncode == 0
+        wait_for(lambda: "mailed job-done" in d.output(), 60, what="the mail over TLS")
+        assert d.stop() == 0
+        assert server.logins == [("farm", True)] and len(server.messages()) == 1
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a test certificate")
+def test_starttls_refuses_a_certificate_it_cannot_check(spool: Path, markers: Path, tmp_path: Path,
+                                                        daemons: list[Daemon]) -> None:
+    cert, key = certificate(tmp_path)
+    with SMTPServer(tls=(cert, key)) as server:  # self-signed, and no ca_file: the system's CAs refuse it
+        config = _config(tmp_path, server.port, 'starttls = true\nretries = 0\n')
+        job = add_job(spool, "1-1", ["python3", FAKEPROG, str(markers), "c{start}"], "--mail", TO)
+        d = _start(daemons, spool, tmp_path, "a", config)
+        assert render(spool, "wait", job["job"], "--timeout", "120", check=False).returncode == 0
+        wait_for(lambda: "given up after 1 try" in d.output(), 60, what="the refusal")
+        assert "CERTIFICATE_VERIFY_FAILED" in d.output()
+        assert d.stop() == 0
+        assert server.messages() == []

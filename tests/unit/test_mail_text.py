@@ -78,6 +78,7 @@ def test_mail_settings_are_checked_once_with_one_sentence(tmp_path: Path) -> Non
                          ({"smtp": "mail:25", "user": "u"}, "in clear"), ({"smtp": "h:25", "starttls": "yes"},
                          "true or false"), ({"smtp": "h:25", "retry_delay": "soon"}, "retry_delay"),
                          ({"smtp": "h:25", "user": "u", "starttls": True, "password_file": "/no/such"}, "no such"),
-                         ({"domain": "a b"}, "not a mail domain")]:
+                         ({"domain": "a b"}, "not a mail domain"),
+                         ({"smtp": "h:25", "ca_file": str(password)}, "ca_file without starttls")]:
         with pytest.raises(MailConfigError, match=words):
             from_table(table)
