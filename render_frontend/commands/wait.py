@@ -3,7 +3,8 @@
 Exit 0 if every chunk succeeded, 1 if any failed, was quarantined or cancelled, 2 for an
 unknown job (as in every command), 3 on timeout (render_frontend/exitcodes.py).  On a terminal
 one line shows the progress live (frames, chunks, ETA); piped, only the final line is written.
---json prints the final state and each chunk's result on stdout."""
+--json prints the final state and each chunk's result on stdout; --notify shows a desktop
+notification when it ends (render_frontend/notify.py)."""
 
 from __future__ import annotations
 
