@@ -126,6 +126,11 @@ class FinishingMixin(HooksMixin):
 
     def _finish(self, run: Run, msg: Mapping[str, Any]) -> None:
         info, name = run.info, self.cfg.name
+        # A slot frees up: the next pick looks at the queue as it is now (folders whose mtime moved are
+        # re-listed), not as the last poll saw it, so a job queued since (a small test render) is a
+        # candidate at once, and the farm's claims are counted afresh (fair share, docs/scheduling.md).
+        self.rescan = True
+        self.picture.look_again()
         seconds = round(run.elapsed, 3)
         run_number = info.run_number  # before a failed attempt counts
         outputs = self._end_progress(run)

@@ -72,6 +72,11 @@ class FarmPicture:
         self._bad = None
         self._states = {}
 
+    def look_again(self) -> None:
+        """A slot freed up here: the next pick counts the farm's claims afresh (one listing of claimed/),
+        so it judges fair share on what runs now, not on the last poll's counts."""
+        self._at = float("-inf")
+
     def running_elsewhere(self, job: str | None = None) -> Counter[str]:
         """Chunks running on other daemons, by job, from one listing of claimed/ (fresh: not cached)."""
         pid = os.getpid()

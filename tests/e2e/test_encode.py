@@ -32,7 +32,7 @@ def frames_in(video: Path) -> int:
     return int(out.stdout.strip())
 
 
-@pytest.mark.parametrize("container", ["mp4", "webm"])
+@pytest.mark.parametrize("container", ["mp4", "mov", "webm"])
 def test_the_frames_are_rendered_then_encoded_into_a_video_beside_them(
     spool: Path, container: str, start_daemon  # type: ignore[no-untyped-def]
 ) -> None:

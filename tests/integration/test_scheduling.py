@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def test_jobs_land_only_on_hosts_with_their_tags_and_an_unmatched_tag_is_reporte
     only_b = add_job(spool, "1-3", [*prog, "b{start}"], "--chunk", "1", "--hosts", "b")["job"]
     nowhere = add_job(spool, "1-2", [*prog, "n{start}"], "--chunk", "1", "--tags", "nosuch")["job"]
     for job in (gpu, lit, only_b):
-        waited = render(spool, "wait", job, "--timeout", "300", check=False)
+        waited = render(spool, "wait", job, "--timeout", "300", check=False, timeout=400)
         assert waited.returncode == 0, waited.stderr
     assert done_hosts(spool, gpu) <= {"a", "c"}
     assert done_hosts(spool, lit) == {"c"}
@@ -79,21 +80,24 @@ def test_jobs_land_only_on_hosts_with_their_tags_and_an_unmatched_tag_is_reporte
 
 
 def test_a_small_job_starts_before_the_next_chunk_of_a_big_job_of_equal_priority(
-    spool: Path, markers: Path, tmp_path: Path, start_daemon  # type: ignore[no-untyped-def]
+    spool: Path, markers: Path, tmp_path: Path, start_daemon, daemons: list[Any]  # type: ignore[no-untyped-def]
 ) -> None:
     holds = tmp_path / "holds"
     holds.mkdir()
     for i in range(1, 201):
         (holds / f"h{i}").touch()
     for name in ("a", "b"):
-        start_daemon(name, *FAST)
+        start_daemon(name, *FAST, "-v")  # (the debug log says why each chunk was taken, should this fail)
     big = add_job(spool, "1-200", ["python3", FAKEPROG, str(markers), "big{start}", "--hold", f"{holds}/h{{start}}"],
                   "--chunk", "1")["job"]
     wait_for(lambda: len(starts(markers, "big")) == 2, 120, what="both daemons on the big job")
     small = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "small{start}"], "--chunk", "1")["job"]
     (holds / "h1").unlink()  # one host frees up: the small job (0 running) goes before the big one (1 running)
-    waited = render(spool, "wait", small, "--timeout", "300", check=False)
-    assert waited.returncode == 0, waited.stderr
+    wait_for(lambda: starts(markers, "small") or len(starts(markers, "big")) > 2, 300, what="the next start")
+    assert starts(markers, "small"), ("the big job's next chunk went first", [d.output()[-2000:] for d in daemons])
+    waited = render(spool, "wait", small, "--timeout", "300", check=False, timeout=400)
+    assert waited.returncode == 0, (waited.stderr, sorted(p.name for p in markers.glob("*.starts")),
+                                    [d.output()[-3000:] for d in daemons])
     later = starts(markers, "big")[2:]  # the big job's chunks started after the first two
     assert not later or min(later) >= max(starts(markers, "small")), "a big chunk started before the small job did"
     render(spool, "cancel", big)
@@ -107,7 +111,7 @@ def test_max_share_1_keeps_one_chunk_running_at_a_time_on_three_daemons(
     job = add_job(spool, "1-6", ["python3", FAKEPROG, str(markers), "s{start}", "--sleep", "0.3"],
                   "--chunk", "1", "--max-share", "1")["job"]
     assert status(spool, job)["scheduling"]["max_share"] == "1"
-    waited = render(spool, "wait", job, "--timeout", "300", check=False)
+    waited = render(spool, "wait", job, "--timeout", "300", check=False, timeout=400)
     assert waited.returncode == 0, waited.stderr
     intervals = runs(markers, "s")
     assert len(intervals) == 6
@@ -121,7 +125,7 @@ def test_a_host_that_fails_a_job_block_after_times_takes_no_more_of_it(
     start_daemon("bad", *FAST)
     job = add_job(spool, "1-20", ["python3", FAILON, str(markers), "bad", "c{start}", "0.3"], "--chunk", "1",
                   "--block-after", "2", "--max-attempts", "10")["job"]
-    waited = render(spool, "wait", job, "--timeout", "300", check=False)
+    waited = render(spool, "wait", job, "--timeout", "300", check=False, timeout=400)
     assert waited.returncode == 0, waited.stderr
     assert done_hosts(spool, job) == {"good"}
     bad_runs = (markers / "bad.runs").read_text().splitlines()
@@ -149,8 +153,9 @@ def test_a_job_starts_only_after_the_job_it_waits_for_and_never_when_that_one_fa
 ) -> None:
     hold = tmp_path / "hold"
     hold.touch()
-    for name in ("a", "b"):
-        start_daemon(name, *FAST)
+    began = time.monotonic()
+    verbose = start_daemon("a", *FAST, "-v", "--slots", "3")  # a free slot while the first job runs: it looks
+    start_daemon("b", *FAST)
     first = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "a{start}", "--hold", str(hold)],
                     "--chunk", "1")["job"]
     second = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "b{start}"], "--chunk", "1",
@@ -161,14 +166,17 @@ def test_a_job_starts_only_after_the_job_it_waits_for_and_never_when_that_one_fa
     assert f"waiting for {first}" in render(spool, "status").stdout
     assert not list(markers.glob("b*.starts"))
     hold.unlink()
-    waited = render(spool, "wait", second, "--timeout", "300", check=False)
+    waited = render(spool, "wait", second, "--timeout", "300", check=False, timeout=400)
     assert waited.returncode == 0, waited.stderr
     assert min(starts(markers, "b")) >= max(e for _, e in runs(markers, "a"))
+    # the debug log: one line per kind of decision, a few a minute (renderd/ratelog.py), not one per poll
+    said = verbose.output().count(f"job {second}: waiting for {first}")
+    assert 1 <= said <= 3 * (1 + int((time.monotonic() - began) // 60)), said
 
     failing = add_job(spool, "1-1", ["false"], "--max-attempts", "1")["job"]
     waiting = add_job(spool, "1-2", ["python3", FAKEPROG, str(markers), "w{start}"], "--chunk", "1",
                       "--after", failing)["job"]
-    waited = render(spool, "wait", waiting, "--timeout", "300", check=False)
+    waited = render(spool, "wait", waiting, "--timeout", "300", check=False, timeout=400)
     assert waited.returncode == 1, waited.stderr
     assert f"never starts: {failing} failed" in waited.stderr
     assert status(spool, waiting)["scheduling"]["dependency"] == "broken"

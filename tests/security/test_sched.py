@@ -64,7 +64,7 @@ def test_a_planted_failures_file_is_never_followed_and_blocks_nothing_it_may_not
     victim.write_text("precious\n")
     failing = add_job(spool, "1-3", ["false"], "--chunk", "1", "--max-attempts", "1")["job"]
     failures = spool / "jobs" / failing / "failures"
-    failures.mkdir()
+    failures.mkdir(exist_ok=True)  # (render add makes it)
     (failures / "a.json").symlink_to(victim)  # the daemon rewrites its own file after each failure
     os.mkfifo(failures / "b.json")  # a FIFO where another host's record belongs: never opened blocking
     daemon = start_daemon("a", *FAST)
