@@ -27,6 +27,7 @@ from renderd.idle import parse_signals
 from renderd.mailconfig import MailConfigError, MailSettings, from_table
 from renderd.pilot_cli import pilot_options, pilot_settings
 from renderd.policy_cli import daemon_policy, idle_options
+from renderd.warm.settings import WarmSettings
 
 
 def _known_group(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -138,6 +139,15 @@ def config_mail() -> MailSettings | None:
 @click.option("--list-gpus", is_flag=True, help="List the Cycles devices this host's Blender has, and exit.")
 @click.option("--device-list", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
               help="Read the devices from a recorded --list-gpus run of Blender instead of asking it.")
+@click.option("--warm/--no-warm", default=True, show_default=True,
+              help="Keep one Blender per .blend per slot loaded and hand it the next chunk of that file "
+              "(--no-warm: a fresh Blender per chunk; docs/blender.md).")
+@click.option("--warm-chunks", default=50, show_default=True, type=click.IntRange(1, 100_000),
+              help="Chunks one warm Blender renders before a fresh one replaces it.")
+@click.option("--warm-max-mem", default=0, show_default=True, type=click.IntRange(0, 1 << 30), metavar="MIB",
+              help="Replace a warm Blender using more memory than this (0: half of this host's memory).")
+@click.option("--warm-idle", default="2m", show_default=True, type=POSITIVE,
+              help="Stop a warm Blender that had no chunk for this long.")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
 @click.option(
     "--spawner-socket",
@@ -181,6 +191,10 @@ def main(
     devices: tuple[str, ...],
     list_gpus: bool,
     device_list: Path | None,
+    warm: bool,
+    warm_chunks: int,
+    warm_max_mem: int,
+    warm_idle: float,
     no_watch: bool,
     chunk_slice: str | None,
     spawner_socket: str | None,
@@ -225,6 +239,8 @@ def main(
         blender=blender,
         devices=devices,
         device_list=device_list,
+        warm=warm,
+        warm_settings=WarmSettings(warm_chunks, warm_max_mem << 20, warm_idle),
         watch=not no_watch,
         chunk_slice=chunk_slice,
         spawner_socket=spawner_socket,

@@ -8,6 +8,7 @@ from pathlib import Path
 from renderd.format.hooks import Hooks
 from renderd.mailconfig import MailSettings
 from renderd.policy import PolicyConfig
+from renderd.warm.settings import WarmSettings
 
 
 @dataclass
@@ -40,6 +41,8 @@ class DaemonConfig:
     end_in: float | None = None  # seconds from start until a batch system ends us (a pilot's time limit)
     devices: tuple[str, ...] = ()  # `--device`: the Cycles device of each slot (renderd/daemon/devices.py)
     device_list: Path | None = None  # a recorded device listing instead of asking Blender
+    warm: bool = True  # `--warm/--no-warm`: Blender chunks of one file reuse a loaded Blender (renderd/warm/)
+    warm_settings: WarmSettings = field(default_factory=WarmSettings)
     only_jobs: tuple[str, ...] = ()  # run only these jobs' chunks (a pilot of `render burst --job`)
 
     @property

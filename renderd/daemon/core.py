@@ -42,6 +42,7 @@ from renderd.schedule import HostView
 from renderd.server import PeerPolicy, Server
 from renderd.spool import Spool
 from renderd.statslog import StatsLog
+from renderd.warm.pool import WarmPool
 
 log = logging.getLogger("renderd")
 
@@ -71,6 +72,8 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         self.spawner_prefix = chunkslice.scope_prefix(self.cfg.chunk_slice)
         self.spawner = self._new_spawner()
         self.runner = Runner(self.spawner, self.cfg.grace, self.spool.root)
+        self.warm = WarmPool(lambda: self.spawner, lambda msg: self.events.put(("msg", msg)), self.spool.root,
+                             self.cfg.grace, self.cfg.warm_settings) if self.cfg.warm else None
         self.jobs = JobGuard(self.spool, self.cfg.name, self.cfg.admin_group, self.runner, self.emit)
         self.recorder = Recorder(lambda tag, ok, err: self.events.put(("recorded", (tag, ok, err))))
         self.policy = HostPolicy.build(
@@ -234,6 +237,8 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
                 self._handle(*self.events.get(timeout=0.5))
             except queue.Empty:
                 pass
+        if self.warm is not None:
+            self.warm.close()  # idle warm Blenders: their sockets close, their launchers stop them
         self.spawner.close()
         self.policy.close()
         for run in list(self.runs.values()):  # the spawner is gone, and with it every launcher

@@ -21,6 +21,7 @@ from renderd.errors import BadInfoFile
 from renderd.format.info import ChunkInfo, relative_path_ok
 from renderd.kinds import kind_of
 from renderd.kinds.blender import on_this_host
+from renderd.kinds.blender_warm import WarmSpec
 from renderd.runner import Run
 from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
@@ -128,7 +129,17 @@ class RunningMixin(FinishingMixin):
         run.cwd, run.env = cwd, self._env(info)
         self._plan_phases(run, self.spool.read_manifest(info.job))
         self.runs[run.token] = run
-        self.runner.start(run, cwd, run.env)
+        warm = getattr(launch, "warm", None)
+        if self.warm is not None and isinstance(warm, WarmSpec) and run.phase == "main":  # (after a pre hook: cold)
+            try:
+                self.warm.start(run, warm, cwd, run.env)
+            except OSError as err:
+                del self.runs[run.token]
+                launch.settle([], False)
+                self._fail_before_start(held, info, f"cannot start a warm Blender: {err.strerror or err}")
+                return
+        else:
+            self.runner.start(run, cwd, run.env)
         self.progress.watch(run.token, log_path, len(info.frames), launch.collect)
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
@@ -147,6 +158,8 @@ class RunningMixin(FinishingMixin):
         after its launcher was seen gone will not hear from it: it ends as a failed attempt.  The
         grace is for a reader thread slowed by a loaded machine: a real `exited` must win."""
         now = time.monotonic()
+        if self.warm is not None:
+            self.warm.tick()
         for run in list(self.runs.values()):
             if run.launcher_gone_at is None:
                 if self.runner.launcher_gone(run):
@@ -186,6 +199,11 @@ class RunningMixin(FinishingMixin):
         if event == "spawner-gone":
             self._spawner_gone()
             return
+        if self.warm is not None and self.warm.owns(msg):  # a warm Blender's news -> its chunk's (warm/pool.py)
+            translated = self.warm.on_message(msg)
+            if translated is None:
+                return
+            msg, event = translated, translated.get("event")
         run = self.runs.get(str(msg.get("token")))
         if run is None:
             return
@@ -211,5 +229,7 @@ class RunningMixin(FinishingMixin):
             if run.launch is not None:  # frames it finished were moved as it ran; remove its staging folder
                 run.launch.settle([], False)
             claim.give_back(self.spool, run.claim, run.info, "returned", self.cfg.name)
+        if self.warm is not None:
+            self.warm.reset()
         self.spawner = self._new_spawner()
         self.runner.spawner = self.spawner

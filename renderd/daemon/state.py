@@ -34,6 +34,7 @@ from renderd.scanner import QueueScanner
 from renderd.server import Server
 from renderd.spawner import Spawner
 from renderd.spool import Spool
+from renderd.warm.pool import WarmPool
 
 log = logging.getLogger("renderd")
 
@@ -51,6 +52,7 @@ class _Parts:
 
     spool: Spool
     caps: Capabilities
+    warm: WarmPool | None  # warm Blenders, one per slot at most (None: --no-warm)
     devices: DeviceSetup  # the Cycles device of each slot (`--device`)
     notes: Path  # this daemon's own notes of its staging folders (kinds/blender_staging.py)
     spawner_prefix: list[str]

@@ -31,6 +31,7 @@ from renderd.format.info import ChunkInfo
 from renderd.kinds.base import Capabilities
 from renderd.kinds.blender_staging import Staging
 from renderd.kinds.blender_version import version_tuple
+from renderd.kinds.blender_warm import WarmSpec, warm_spec
 from renderd.kinds.devices import device_args
 from renderd.spool import Spool
 
@@ -164,6 +165,7 @@ class BlenderLaunch:
     staging: Staging
     frame_names: list[str] = field(default_factory=list)  # empty for a video
     movie_prefix: str = ""
+    warm: WarmSpec | None = None  # how a warm Blender renders it instead (None: cold only)
 
     def collect(self, saved: Sequence[str]) -> None:
         self.staging.move_saved(saved)
@@ -212,12 +214,13 @@ class BlenderKind:
                 names = [frame_file(pattern.name, f) for f in info.frames]
                 prefix = ""
                 staging.mark_existing(names)
-            argv = build_argv(caps.blender, blend, fields, info.start, info.end, info.step,
-                              str(staging.path / pattern.name), caps.device)
+            output = str(staging.path / pattern.name)
+            argv = build_argv(caps.blender, blend, fields, info.start, info.end, info.step, output, caps.device)
+            warm = warm_spec(caps.blender, blend, fields, info.start, info.end, info.step, output, caps.device)
         except BaseException:
             staging.close()
             raise
-        return BlenderLaunch(argv, staging, names, prefix)
+        return BlenderLaunch(argv, staging, names, prefix, warm)
 
     def check_result(self, info: ChunkInfo, spool: Spool, log: Path) -> str | None:
         fields = _fields(info)
