@@ -6,8 +6,10 @@ rules here are pure functions of that picture, so the daemon and the simulation 
 (tests/unit/test_schedule_sim.py) run the very same code:
 
 - `eligible`   may this host run this job at all: tags, host list, blocklist, dependencies;
-- `order`      among the jobs it may run, which first: priority, then the fewest running
-               chunks (fair share: a 2-frame test starts beside a 2 000-frame shot), then oldest;
+- `order`      among the jobs it may run, which first: priority, then a job whose .blend a
+               warm Blender here has loaded (renderd --warm: no start-up, no load), then the
+               fewest running chunks (fair share: a 2-frame test starts beside a 2 000-frame
+               shot), then oldest;
 - `share_cap`  how many chunks of a job may run at once (`--max-share`: slots or % of the
                farm's live slots);
 - `waits`      why no live host may take a job (shown by `render status`).
@@ -56,6 +58,7 @@ class JobView:
     blocked: frozenset[str] = frozenset()  # hosts that failed it `block_after` times
     deps: DepState = DepState.READY
     dep_note: str = ""  # which job it waits for, or why it never starts
+    warm: bool = False  # a warm Blender on the deciding host has its .blend loaded (renderd --warm)
 
 
 def static_refusal(rules: JobRules, host: HostView) -> str | None:
@@ -87,8 +90,9 @@ def share_cap(job: JobView, farm_slots: int) -> int | None:
 
 
 def order(jobs: Iterable[JobView]) -> list[JobView]:
-    """Highest priority first; among equals the job with the fewest running chunks, then the oldest."""
-    return sorted(jobs, key=lambda j: (-j.priority, j.running, j.submitted_ms, j.job))
+    """Highest priority first; among equals a job whose .blend is loaded in a warm Blender here
+    (the next chunk costs no start-up and no file load), then the fewest running chunks, then the oldest."""
+    return sorted(jobs, key=lambda j: (-j.priority, not j.warm, j.running, j.submitted_ms, j.job))
 
 
 def farm_slots(hosts: Iterable[HostView]) -> int:

@@ -11,7 +11,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from renderd.format.info import ChunkInfo
 from renderd.format.manifest import Manifest
 from renderd.format.names import QueueDir
 from renderd.kinds import Capabilities, kind_of
+from renderd.kinds.blender import on_this_host
 from renderd.ratelog import RateLimitedLog
 from renderd.schedule import JobView, eligible, pick, share_cap, static_refusal
 
@@ -205,9 +206,18 @@ class ClaimingMixin(DaemonState):
                     self.job_refusals[qdir.name] = refused
                     log.info("leaving job %s to other hosts: %s", qdir.job, refused)
                     continue
-            views.append(self.picture.view(qdir, manifest, mine[qdir.job]))
+            view = self.picture.view(qdir, manifest, mine[qdir.job])
+            if manifest is not None and manifest.blend is not None and self._warm_loaded(manifest.blend.file):
+                view = replace(view, warm=True)  # the tie-break that keeps Blender warm (schedule.order)
+            views.append(view)
             folders[qdir.job] = qdir
         return views, folders
+
+    def _warm_loaded(self, recorded: str) -> bool:
+        """Does a warm Blender here (not rendering: its slot is free) have this .blend loaded?"""
+        if self.warm is None:
+            return False
+        return str(on_this_host(self.spool.root, recorded)) in self.warm.loaded()
 
     def _try_chunk(self, qdir: QueueDir, chunk: str, view: JobView) -> bool:
         """Read, judge and maybe claim one queued chunk; True when it was claimed and started."""

@@ -86,7 +86,7 @@ class RunningMixin(FinishingMixin):
         if problem is not None:
             self._fail_before_start(held, info, problem)
             return
-        slot = min(set(range(self.cfg.slots + 1)) - {r.slot for r in self.runs.values()})
+        slot = self._free_slot(info)
         try:
             launch = kind.launch(info, self.spool, self.devices.caps_for(self.caps, slot), self.notes)
         except BadInfoFile as err:
@@ -144,6 +144,16 @@ class RunningMixin(FinishingMixin):
         log.info("claimed %s (frames %d-%d) -> %s", info.chunk, info.start, info.end, " ".join(argv)[:200])
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
                   run=info.run_number, log=str(log_path.relative_to(self.spool.root)))
+
+    def _free_slot(self, info: ChunkInfo) -> int:
+        """The lowest free slot, or a free one whose warm Blender has this chunk's .blend loaded."""
+        free = sorted(set(range(self.cfg.slots + 1)) - {r.slot for r in self.runs.values()})
+        recorded = (info.blender or {}).get("file")
+        if self.warm is not None and info.kind == "blender" and isinstance(recorded, str):
+            warm = self.warm.slot_for(str(on_this_host(self.spool.root, recorded)), free)
+            if warm is not None:
+                return warm
+        return free[0]
 
     def _fail_before_start(self, held: claim.Claim, info: ChunkInfo, reason: str) -> None:
         state = self._fail_attempt(held, info, reason)

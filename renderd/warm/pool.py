@@ -88,8 +88,16 @@ class WarmPool:
     # ------------------------------------------------------------------ handing out chunks
 
     def loaded(self) -> set[str]:
-        """The .blend files warm Blenders have loaded now (for the scheduler's tie-break)."""
-        return {p.key[1] for p in self.by_slot.values() if not p.retired}
+        """The .blend files idle warm Blenders have loaded now (for the scheduler's tie-break)."""
+        return {p.key[1] for p in self.by_slot.values() if not p.retired and p.run_token is None}
+
+    def slot_for(self, blend: str, free: list[int]) -> int | None:
+        """A free slot whose idle warm Blender has this .blend loaded (None: none has)."""
+        for slot in free:
+            proc = self.by_slot.get(slot)
+            if proc is not None and not proc.retired and proc.run_token is None and proc.key[1] == blend:
+                return slot
+        return None
 
     def start(self, run: Run, spec: WarmSpec, cwd: str, env: Mapping[str, str]) -> None:
         """Hand the run to its slot's warm Blender, starting one if it has none that fits."""

@@ -90,9 +90,9 @@ class Warm:
         self.served += 1
         self.last_scene = name
         scene = bpy.data.scenes.get(name)
-        if scene is None:
-            print(f"renderd: no scene {name!r} in {self.path}", flush=True)
-            return f"no scene {name!r} in the file"
+        if scene is None:  # Blender's own words for `-S`; the daemon's check fails the chunk on the missing switch
+            print(f"Can't find scene: '{name}' in file: '{self.path}'", flush=True)
+            return None
         print(f"Scene switch for render: '{name}' in file: '{self.path}'", flush=True)
         keep = (scene.frame_start, scene.frame_end, scene.frame_step, scene.render.filepath, scene.frame_current)
         try:
