@@ -15,9 +15,12 @@ Two counts, because they answer different questions:
 
 Measured: an idle daemon (empty queue) for `--window` seconds at each `--polls` interval, after a
 settle time; then one chunk's life: `--chunks` one-second chunks queued at once and run by the
-same daemon (claim, start, log, done record, drop) less the idle cost of that window; and the
-heartbeat of a running chunk (one chunk running for `--window` s, less idle).  The projection
-table multiplies these by the farm's size (docs/netfs.md has the figures and the model).
+same daemon (claim, start, log, done record, drop) less the idle cost of that window; the
+heartbeat of a running chunk (one chunk running for `--window` s, less idle); the claim latency
+of a job submitted through the *other* mount (`--latency` samples); and on GlusterFS busy farms
+of `--farm` sizes (every daemon running one long chunk: the lease checks are what grows with the
+farm).  The projection table multiplies these by the farm's size (docs/netfs.md has the figures
+and the model).
 """
 
 from __future__ import annotations
@@ -195,6 +198,9 @@ def measure(where: Path, gluster: Gluster | None, args: argparse.Namespace, extr
                         "max": round(max(lat), 2), "samples": [round(x, 2) for x in lat]}
         finally:
             daemon.stop()
+    if gluster is not None:
+        for n in args.farm:
+            results[f"busy farm of {n}"] = farm_cost(where, gluster, n, args, extra)
     return results
 
 
@@ -214,6 +220,34 @@ def _chunk_costs(
     wait_job_done(spool, long_job, 1, args.window + 120)  # the slot is free again for what follows
     out["running chunk (per minute, beyond idle)"] = _row(beat, idle, per=beat.seconds / 60.0)
     return out
+
+
+def farm_cost(where: Path, gluster: Gluster, n: int, args: argparse.Namespace, extra: list[str]) -> dict[str, object]:
+    """Server operations of `n` daemons on one mount, each running one long chunk (a busy farm):
+    the lease checks are what grows with the farm, so ops per daemon should stay flat."""
+    spool = _spool(where)
+    logs = Path(tempfile.mkdtemp(prefix="fsops-farm-"))
+    procs = [RenderdProc(spool, f"f{i}", ["--poll", str(args.polls[0]), "--allow-commands", *extra], logs)
+             for i in range(n)]
+    try:
+        for p in procs:
+            p.wait_registered(120)
+        queue_job(spool, ["sleep", str(args.window + args.settle + 60)], n, name="fsfarm")
+        wait_for(lambda: len(list(spool.joinpath("claimed").glob("*.hb"))) == n, 120, 0.2, f"{n} chunks to run")
+        time.sleep(args.settle)
+        gluster.profile()
+        start = time.monotonic()
+        time.sleep(args.window)
+        ops = gluster.profile()
+        minutes = (time.monotonic() - start) / 60.0
+    finally:
+        for p in procs:
+            p.proc.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.stop()
+    total = sum(ops.values()) / minutes
+    return {"daemons": n, "server_ops": round(total, 1), "per_daemon": round(total / n, 1),
+            "by_fop": dict(ops.most_common(8))}
 
 
 def claim_latency(daemon: RenderdProc, submit_to: Path, samples: int) -> list[float]:
@@ -269,6 +303,8 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=10)
     ap.add_argument("--latency", type=int, default=8, help="claim-latency samples (0: none)")
     ap.add_argument("--idle-only", action="store_true", help="measure the idle daemon only")
+    ap.add_argument("--farm", type=int, nargs="*", default=[2, 4, 8],
+                    help="GlusterFS: busy farms of these sizes, one long chunk per daemon")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("renderd_args", nargs="*", help="extra renderd options (after --)")
     args = ap.parse_args()
@@ -297,6 +333,10 @@ def main() -> None:
         kind = "server_ops" if fs == "gluster" else "syscalls"
         idle = {}
         for name, row in rows.items():
+            if name.startswith("busy farm"):
+                print(f"{name:<42} {row['server_ops']:>8} server_ops ({row['per_daemon']} per daemon)   "
+                      f"{row['by_fop']}")
+                continue
             if name.startswith("claim latency"):
                 print(f"{name:<42} median {row['median']} s, max {row['max']} s   {row['samples']}")
                 continue

@@ -51,7 +51,9 @@ class DaemonConfig:
 
     @property
     def heartbeat(self) -> float:
-        return min(5.0, self.lease / 4)
+        """Seconds between a running chunk's heartbeats: 5 s (a quarter lease for short leases), and
+        a twelfth of the lease beyond 60 s, so a big farm that raises --lease writes fewer beats."""
+        return min(self.lease / 4, max(5.0, self.lease / 12))
 
     @property
     def host_interval(self) -> float:
