@@ -122,3 +122,20 @@ def test_a_pilot_cancelled_mid_chunk_loses_nothing(slurm: Slurm, spool: Path, ma
     record = done[next(c["chunk"] for c in job["chunks"] if f"c{c['start']}" == label)]
     assert str(record["host"]) == f"{slurm.node}-{second}_0"
     assert [e for e in (spool / "queue").rglob("*.info")] == [] and list((spool / "failed").iterdir()) == []
+
+
+def test_a_pilot_gives_its_chunk_back_before_the_time_limit(slurm: Slurm, spool: Path, markers: Path) -> None:
+    job = add_job(spool, "1", [sys.executable, FAKEPROG, str(markers), "long", "--sleep", "120"])
+    began = time.monotonic()
+    pilot = _burst(slurm, spool, "--slurm", "1", "--time", "1", "--idle-exit", "30", *PILOT_ARGS,
+                   "--renderd-arg=--grace=5")
+    wait_for(lambda: _lines(markers / "long.starts"), 120, 0.1, "the pilot to start the long chunk")
+    wait_for(lambda: not slurm.jobs(pilot), 180, 0.2, "the pilot to leave")
+    log = next((spool / "burst").glob(f"*/pilot-{pilot}_0.log")).read_text()
+    assert "leaving: the batch job's time limit is near" in log, log[-3000:]
+    # gone before Slurm's own end of the job (60 s after it started), so Slurm killed nothing
+    assert time.monotonic() - began < 60 + 20
+    (info_path,) = list((spool / "queue").rglob("*.info"))
+    info = json.loads(info_path.read_text())
+    assert info["attempts"] == 0 and [h["event"] for h in info["history"]][-1] == "returned", info["history"]
+    assert not _lines(markers / "long.runs") and _done(spool, job["job"]) == {}

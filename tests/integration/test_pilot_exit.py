@@ -10,10 +10,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import FAKEPROG
 from helpers.daemons import BIN, add_job, render
+
+from renderd.spool import Spool
 
 
 def _exits(d, timeout: float) -> int:  # type: ignore[no-untyped-def]
@@ -58,3 +61,12 @@ def test_burst_without_sbatch_says_so_in_one_line(spool: Path) -> None:
     assert not (spool / "burst").exists()
     status = render(spool, "burst", "--status", check=False)
     assert status.returncode == 0 and "no pilots were submitted" in status.stderr
+
+
+def test_render_hosts_notes_a_live_pilot(spool: Path) -> None:
+    now = time.time()
+    Spool.open(spool, create=True).write_host("node7-15_2", {
+        "format": 1, "name": "node7-15_2", "state": "idle", "heartbeat": now, "started": now, "load": [0.1, 0.1, 0.1],
+        "chunks": [], "pilot": {"idle_exit": 60.0, "end_in": 3600.0}})
+    out = render(spool, "hosts").stdout
+    assert "(Slurm pilot, leaves after 60 s without work, job time limit at " in out, out
