@@ -247,7 +247,7 @@ def test_owner_pauses_drains_and_resumes_a_host_from_the_front_end(  # type: ign
 def test_host_command_refuses_an_unknown_host_in_one_line(spool: Path, start_daemon) -> None:  # type: ignore[no-untyped-def]
     start_daemon("a")
     out = render(spool, "host", "pause", "nosuch", check=False)
-    assert out.returncode == 1
+    assert out.returncode == 2  # an unknown name is a usage error in every command (render_frontend/exitcodes.py)
     assert out.stderr.strip().splitlines() == [f"Error: no host 'nosuch' in {spool} (hosts: a)"]
     bad = render(spool, "host", "sleep", "a", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
