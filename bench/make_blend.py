@@ -1,10 +1,11 @@
 """Make a small Cycles animation with real Blender, for bench/placeholder.py and the warm tests.
 
-    blender -b --factory-startup --python bench/make_blend.py -- OUT.blend SIZE SAMPLES FRAMES [SCENES]
+    blender -b --factory-startup --python bench/make_blend.py -- OUT.blend SIZE SAMPLES FRAMES [SCENES [trick]]
 
 SIZE is the square resolution in pixels, SAMPLES Cycles' samples (fixed seed, no denoising,
 so a frame is the same bytes of pixels every time), FRAMES the range 1-FRAMES.  With SCENES=2
-a second scene "B" (another colour, output //b/b_####) is added beside "A" (//a/a_####).
+a second scene "B" (another colour, output //b/b_####) is added beside "A" (//a/a_####);
+`trick` saves it with Placeholders on and Overwrite off (Blender's placeholder trick).
 Runs inside Blender (bpy); nothing here is imported by renderd.
 """
 
@@ -39,6 +40,7 @@ def main() -> None:
     args = sys.argv[sys.argv.index("--") + 1:]
     out, size, samples, frames = args[0], int(args[1]), int(args[2]), int(args[3])
     scenes = int(args[4]) if len(args) > 4 else 1
+    placeholders = len(args) > 5 and args[5] == "trick"
     bpy.ops.wm.read_factory_settings(use_empty=False)
     scene = bpy.context.scene
     scene.name = "A"
@@ -56,6 +58,10 @@ def main() -> None:
         other.use_fake_user = True  # a scene no window shows has no user: it would not be saved
         other.world = None
         scene_setup(bpy, other, size, samples, frames, "//b/b_####", (0.8, 0.1, 0.1))
+    if placeholders:
+        for each in bpy.data.scenes:
+            each.render.use_placeholder = True
+            each.render.use_overwrite = False
     bpy.ops.wm.save_as_mainfile(filepath=out, compress=False)
 
 
