@@ -111,7 +111,8 @@ def cpu_ticks(pids: Sequence[int]) -> int:
 
 def renderd_run(base: Path, blend_src: Path, workers: int, frames: int, warm: bool,
                 kill_daemon: bool = False, chunk: int = 10) -> dict[str, Any]:
-    spool = base / ("spool-warm" if warm else "spool-cold") / ("kill" if kill_daemon else "run")
+    spool = Path(tempfile.mkdtemp(prefix=("warm-" if warm else "cold-") + ("kill-" if kill_daemon else ""),
+                                  dir=base)) / "spool"
     shots = spool / "shots"
     shots.mkdir(parents=True)
     blend = shots / blend_src.name
@@ -175,6 +176,8 @@ def main() -> None:
     parser.add_argument("--short-frames", type=int, default=40)
     parser.add_argument("--long-frames", type=int, default=16)
     parser.add_argument("--long-chunk", type=int, default=4, help="renderd's --chunk on the long frames (default 4)")
+    parser.add_argument("--also-chunk", type=int, default=0,
+                        help="also renderd warm with this --chunk (a warm Blender makes small chunks cheap)")
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     opts = parser.parse_args()
@@ -199,12 +202,16 @@ def main() -> None:
             rows.append(f"{'one worker, -a':<34} {one:8.2f} {1.0:8.2f}x")
             trick_name = f"placeholder trick, {opts.workers} workers"
             rows.append(f"{trick_name:<34} {trick_wall:8.2f} {one / trick_wall:8.2f}x")
-            for name, res in (("renderd cold (--no-warm)", cold), ("renderd warm", warm)):
+            setups = [("renderd cold (--no-warm)", cold), ("renderd warm", warm)]
+            if opts.also_chunk:
+                setups.append((f"renderd warm --chunk {opts.also_chunk}",
+                               renderd_run(folder, plain, opts.workers, frames, warm=True, chunk=opts.also_chunk)))
+            for name, res in setups:
                 rows.append(f"{f'{name}, {opts.workers} daemons':<34} {res['wall']:8.2f} {one / res['wall']:8.2f}x"
                             f"   (render add {res['added']:.2f} s) daemon CPU {res['cpu_ms_per_chunk']:.0f} ms/chunk, "
                             "gap between chunks "
                             f"{_fmt(res['gaps'])} s ({res['chunks']} chunks, exit {res['exit']})")
-            print("\n".join(rows[-6:]), flush=True)
+            print("\n".join(rows[-(4 + len(setups)):]), flush=True)
         if not opts.skip_kill:
             frames = opts.short_frames
             folder = base / "kill"
