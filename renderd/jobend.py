@@ -15,6 +15,7 @@ not end it a second time.
 from __future__ import annotations
 
 import logging
+import os
 
 from renderd.format.manifest import Manifest
 from renderd.spool import Spool
@@ -44,8 +45,22 @@ def claim_end(spool: Spool, job: str) -> bool:
     try:
         spool.io.mkdir(spool.job_dir(job) / ENDED, 0o755, exist_ok=False)
     except FileExistsError:
+        _planted(spool, job)
         return False
     except OSError as err:
         log.warning("cannot mark job %s as ended: %s", job, err)
         return False
     return True
+
+
+def _planted(spool: Spool, job: str) -> None:
+    """Say so when `ended` was not made by a daemon (this one's user or root): anyone who may write
+    the 2775 job folder can make it first and keep the end hook from running.  It is not taken
+    away and made again: a daemon of another user would then end the job a second time
+    (docs/security.md, "Hooks")."""
+    try:
+        uid = spool.io.lstat(spool.job_dir(job) / ENDED).st_uid
+    except OSError:
+        return
+    if uid not in (0, os.getuid()):
+        log.warning("job %s's end hook not run: jobs/%s/ended was made by uid %d, not by a daemon", job, job, uid)

@@ -28,6 +28,7 @@ from renderd.kinds import Capabilities, kind_of
 from renderd.kinds.blender import on_this_host
 from renderd.ratelog import RateLimitedLog
 from renderd.schedule import JobView, eligible, pick, share_cap, static_refusal
+from renderd.spool import Spool
 
 warn = RateLimitedLog(log)
 decisions = RateLimitedLog(log, burst=3, window=60.0)  # why a job was taken or skipped: debug, a few a minute
@@ -142,6 +143,22 @@ def choose(
     if preference is not None:
         return Choice(Verdict.DEFER, preference)
     return Choice(Verdict.TAKE)
+
+
+def owners_manifest(spool: Spool, job: str, admin_group: str | None) -> Manifest | None:
+    """The job's manifest when it is its owner's word (access.manifest_is_the_owners), else None
+    (one log line).  Everything a daemon takes from a manifest goes through here: what it may
+    run (claiming) and which hooks it runs (hooks.py); a manifest replaced by another artist,
+    who may write the 2775 job folder, decides neither."""
+    read = spool.read_manifest_owned(job)
+    if read is None:
+        return None
+    manifest, manifest_uid, folder_uid = read
+    if manifest_is_the_owners(folder_uid, manifest_uid, os.getuid(), [admin_group] if admin_group else []):
+        return manifest
+    warn.warning("foreign manifest", "ignoring the manifest of job %s: written by uid %d, the job is "
+                 "uid %d's", job, manifest_uid, folder_uid)
+    return None
 
 
 class ClaimingMixin(DaemonState):
@@ -292,25 +309,8 @@ class ClaimingMixin(DaemonState):
         it has none, it fails validation (logged by the spool: a hostile manifest stops nothing), or
         it is not its owner's (access.manifest_is_the_owners): then each chunk is judged alone."""
         if qdir.name not in self.manifests:
-            manifest = self.spool.read_manifest(qdir.job)
-            if manifest is not None and not self._owners_manifest(qdir.job):
-                manifest = None
-            self.manifests[qdir.name] = manifest
+            self.manifests[qdir.name] = owners_manifest(self.spool, qdir.job, self.cfg.admin_group)
         return self.manifests[qdir.name]
-
-    def _owners_manifest(self, job: str) -> bool:
-        folder = self.spool.job_dir(job)
-        try:
-            folder_uid = self.spool.io.lstat(folder).st_uid
-            manifest_uid = self.spool.io.lstat(folder / "manifest.json").st_uid
-        except OSError:
-            return False
-        admins = [self.cfg.admin_group] if self.cfg.admin_group else []
-        if manifest_is_the_owners(folder_uid, manifest_uid, os.getuid(), admins):
-            return True
-        log.warning("ignoring the manifest of job %s: written by uid %d, the job is uid %d's", job, manifest_uid,
-                    folder_uid)
-        return False
 
     def _quarantine_linked(self, qdir: QueueDir) -> None:
         self._quarantine(None, "", self.spool.root / "queue" / qdir.name, "the job's queue folder is a symbolic link")

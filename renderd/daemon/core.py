@@ -113,6 +113,9 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
             "allowed" if self.cfg.allow_commands else "refused",
             ",".join(sorted(self.cfg.tags)) or "none",
         )
+        if self.cfg.default_hooks and not self.cfg.runs_hooks:
+            log.warning("the config file's [hooks] are not run: this renderd runs hooks only with --allow-hooks "
+                        "or --allow-commands")
         self.emit("daemon-started", pid=os.getpid(), slots=self.cfg.slots)
         self.notify.ready(self._status())
         try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renderd import jobend, launcher
+from renderd.daemon.claiming import owners_manifest
 from renderd.daemon.state import DaemonState, log
 from renderd.format.hooks import Hooks, expand
 from renderd.format.info import ChunkInfo
@@ -40,8 +41,12 @@ class SideRun:
 
 
 def hook_values(info: ChunkInfo, manifest: Manifest | None, spool_root: Path, host: str) -> dict[str, str]:
-    """The placeholders' values for one chunk (docs/hooks.md)."""
-    fields = info.blender or {}
+    """The placeholders' values for one chunk (docs/hooks.md).
+
+    Only a Blender chunk's `blender` fields are read: the info reader checks them (no value that
+    reads as an option) for that kind alone, and any other kind's `blender` block is whatever its
+    writer put there (`{scene}` was `--anything` for an encode chunk).  Paths are absolute."""
+    fields = (info.blender or {}) if info.kind == "blender" else {}
     blend = str(on_this_host(spool_root, str(fields["file"]))) if isinstance(fields.get("file"), str) else ""
     output = str(fields.get("output") or "")
     if output and not output.startswith("/"):
@@ -74,8 +79,17 @@ class HooksMixin(DaemonState):
         self.side_runs.clear()
 
     def _job_hooks(self, manifest: Manifest | None) -> Hooks:
+        """The hooks this daemon runs for a job: none at all without --allow-hooks/--allow-commands
+        (the config's [hooks] neither), and a job's own only from its owner's manifest (the caller
+        passes what owners_manifest gave).  The claim was decided on a manifest read earlier: this
+        is read again, so it is judged again here."""
+        if not self.cfg.runs_hooks:
+            return Hooks()
         own = manifest.hooks if manifest is not None else Hooks()
         return own.merged_over(self.cfg.default_hooks)
+
+    def _owners_manifest(self, job: str) -> Manifest | None:
+        return owners_manifest(self.spool, job, self.cfg.admin_group)
 
     def _plan_phases(self, run: Run, manifest: Manifest | None) -> None:
         """Set the run's pre and post argv (with this chunk's values) and start with pre if it has one."""
@@ -147,7 +161,7 @@ class HooksMixin(DaemonState):
 
     def _after_done(self, info: ChunkInfo) -> None:
         """A done record of ours is written: if it was the job's last chunk, end the job (exactly once)."""
-        manifest = self.spool.read_manifest(info.job)
+        manifest = self._owners_manifest(info.job)
         if manifest is None or not jobend.finished(self.spool, manifest) or not jobend.claim_end(self.spool, info.job):
             return
         log.info("job %s is done: every chunk succeeded", info.job)
@@ -162,7 +176,7 @@ class HooksMixin(DaemonState):
 
     def _after_failed_for_good(self, info: ChunkInfo) -> None:
         """We moved a chunk to failed/ (no other daemon did): its error hook, once."""
-        manifest = self.spool.read_manifest(info.job)
+        manifest = self._owners_manifest(info.job)
         hooks = self._job_hooks(manifest)
         if hooks.error:
             values = hook_values(info, manifest, self.spool.root, self.cfg.name)

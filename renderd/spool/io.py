@@ -198,11 +198,18 @@ class SpoolIO:
 
     def read(self, path: Path | str, limit: int) -> bytes:
         """The whole file, refused (UnsafeEntry) if it is longer than `limit` bytes."""
+        return self.read_with_owner(path, limit)[0]
+
+    def read_with_owner(self, path: Path | str, limit: int) -> tuple[bytes, int]:
+        """As `read`, and the uid that owns the file (who wrote it, for control files and manifests).
+        Both from one open file: a file swapped between a read and an `lstat` cannot lend its owner
+        to another's bytes."""
         fd = self.open(path)
         try:
+            uid = os.fstat(fd).st_uid
             chunks, size = [], 0
             while size <= limit:
-                chunk = os.read(fd, limit + 1 - size)
+                chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -211,19 +218,7 @@ class SpoolIO:
             os.close(fd)
         if size > limit:
             raise UnsafeEntry(path, f"is larger than {limit} bytes")
-        return b"".join(chunks)
-
-    def read_with_owner(self, path: Path | str, limit: int) -> tuple[bytes, int]:
-        """As `read`, and the uid that owns the file (who wrote it, for control files)."""
-        fd = self.open(path)
-        try:
-            uid = os.fstat(fd).st_uid
-            raw = os.read(fd, limit + 1)
-        finally:
-            os.close(fd)
-        if len(raw) > limit:
-            raise UnsafeEntry(path, f"is larger than {limit} bytes")
-        return raw, uid
+        return b"".join(chunks), uid
 
     def write_new(self, path: Path | str, data: bytes, mode: int = 0o644) -> None:
         """Create a file that must not exist yet (O_EXCL: a planted name fails, never followed)."""
