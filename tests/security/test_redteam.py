@@ -26,7 +26,7 @@ HELPERS = Path(__file__).parent.parent / "helpers"
 FAKEPROG = str(HELPERS / "fakeprog.py")
 FAKEBLENDER = str(HELPERS / "fakeblender.py")
 BLEND = Path(__file__).parent.parent / "fixtures" / "blend" / "render_b34.blend"
-FAST = ("--poll", "0.5", "--lease", "8")
+FAST = ("--poll", "0.5", "--lease", "8", "--no-warm")  # warm Blender: not what these tests plant
 VICTIM = "rd-victim"
 
 
