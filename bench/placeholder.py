@@ -110,14 +110,16 @@ def cpu_ticks(pids: Sequence[int]) -> int:
 
 
 def renderd_run(base: Path, blend_src: Path, workers: int, frames: int, warm: bool,
-                kill_daemon: bool = False, chunk: int = 10) -> dict[str, Any]:
+                kill_daemon: bool = False, chunk: int = 10, prestart: bool = False) -> dict[str, Any]:
     spool = Path(tempfile.mkdtemp(prefix=("warm-" if warm else "cold-") + ("kill-" if kill_daemon else ""),
                                   dir=base)) / "spool"
     shots = spool / "shots"
     shots.mkdir(parents=True)
     blend = shots / blend_src.name
     shutil.copy2(blend_src, blend)
-    args = ["--poll", "0.5", "--min-free-mem", "0", *([] if warm else ["--no-warm"])]
+    args = ["--poll", "0.5", "--min-free-mem", "0", *([] if warm else ["--no-warm"]),
+            *(["--warm-prestart"] if prestart else [])]
+    begun = time.time()
     if kill_daemon:
         args += ["--lease", "5s"]
     subprocess.run([str(BIN / "render"), "--spool", str(spool), "add", "--dry-run", str(blend)], check=True,
@@ -127,6 +129,8 @@ def renderd_run(base: Path, blend_src: Path, workers: int, frames: int, warm: bo
         daemons.append(RenderdProc(spool, f"d{i}", args, base))
         daemons[-1].wait_registered(180)  # a loaded machine starts slowly
     pids = [d.pid for d in daemons]
+    if prestart:  # the pre-started Blenders are up before the job comes (that is their point)
+        wait_for(lambda: len(ready_blanks(begun)) >= workers, 300, 0.1, "pre-started Blenders")
     before = cpu_ticks(pids)
     start = time.time()
     add = [str(BIN / "render"), "--spool", str(spool), "add", "--json", str(blend), "--chunk", str(chunk),
@@ -151,6 +155,17 @@ def renderd_run(base: Path, blend_src: Path, workers: int, frames: int, warm: bo
     missing, empty = frames_state(shots / "a", frames)
     return {"wall": wall, "added": added, "cpu_ms_per_chunk": (after - before) * 1000 / CLK_TCK / max(len(done), 1),
             "gaps": gaps(done), "missing": missing, "empty": empty, "exit": waited.returncode, "chunks": len(done)}
+
+
+def ready_blanks(since: float) -> list[Path]:
+    out = []
+    for log in Path(tempfile.gettempdir()).glob("renderd-warm-*/*.log"):
+        try:
+            if log.stat().st_mtime >= since and "warm runner ready (no file yet)" in log.read_text(errors="replace"):
+                out.append(log)
+        except OSError:
+            continue
+    return out
 
 
 def gaps(done: list[dict[str, Any]]) -> list[float]:
@@ -178,6 +193,7 @@ def main() -> None:
     parser.add_argument("--long-chunk", type=int, default=4, help="renderd's --chunk on the long frames (default 4)")
     parser.add_argument("--also-chunk", type=int, default=0,
                         help="also renderd warm with this --chunk (a warm Blender makes small chunks cheap)")
+    parser.add_argument("--prestart", action="store_true", help="also renderd warm with --warm-prestart")
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     opts = parser.parse_args()
@@ -203,6 +219,9 @@ def main() -> None:
             trick_name = f"placeholder trick, {opts.workers} workers"
             rows.append(f"{trick_name:<34} {trick_wall:8.2f} {one / trick_wall:8.2f}x")
             setups = [("renderd cold (--no-warm)", cold), ("renderd warm", warm)]
+            if opts.prestart:
+                setups.append(("renderd warm --warm-prestart",
+                               renderd_run(folder, plain, opts.workers, frames, warm=True, chunk=chunk, prestart=True)))
             if opts.also_chunk:
                 setups.append((f"renderd warm --chunk {opts.also_chunk}",
                                renderd_run(folder, plain, opts.workers, frames, warm=True, chunk=opts.also_chunk)))

@@ -148,6 +148,9 @@ def config_mail() -> MailSettings | None:
               help="Replace a warm Blender using more memory than this (0: half of this host's memory).")
 @click.option("--warm-idle", default="2m", show_default=True, type=POSITIVE,
               help="Stop a warm Blender that had no chunk for this long.")
+@click.option("--warm-prestart", is_flag=True,
+              help="Keep a Blender with no file started in each free slot, so a job's first chunk pays only the "
+              "file load (it holds ~150 MiB a slot while idle).")
 @click.option("--no-watch", is_flag=True, help="Poll only; do not use inotify.")
 @click.option(
     "--spawner-socket",
@@ -195,6 +198,7 @@ def main(
     warm_chunks: int,
     warm_max_mem: int,
     warm_idle: float,
+    warm_prestart: bool,
     no_watch: bool,
     chunk_slice: str | None,
     spawner_socket: str | None,
@@ -240,7 +244,7 @@ def main(
         devices=devices,
         device_list=device_list,
         warm=warm,
-        warm_settings=WarmSettings(warm_chunks, warm_max_mem << 20, warm_idle),
+        warm_settings=WarmSettings(warm_chunks, warm_max_mem << 20, warm_idle, warm_prestart),
         watch=not no_watch,
         chunk_slice=chunk_slice,
         spawner_socket=spawner_socket,

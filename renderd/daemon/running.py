@@ -21,7 +21,7 @@ from renderd.errors import BadInfoFile
 from renderd.format.info import ChunkInfo, relative_path_ok
 from renderd.kinds import kind_of
 from renderd.kinds.blender import on_this_host
-from renderd.kinds.blender_warm import WarmSpec
+from renderd.kinds.blender_warm import WarmSpec, blank_spec
 from renderd.runner import Run
 from renderd.spawner import Spawner
 from renderd.spawner_socket import SocketSpawner
@@ -145,6 +145,21 @@ class RunningMixin(FinishingMixin):
         self.emit("chunk-claimed", chunk=info.chunk, job=info.job, start=info.start, end=info.end, step=info.step,
                   run=info.run_number, log=str(log_path.relative_to(self.spool.root)))
 
+    def _prestart(self) -> None:
+        """`--warm-prestart`: a Blender with no file in each free slot that has no warm Blender."""
+        if self.warm is None or not self.cfg.warm_settings.prestart or self.caps.blender_version is None:
+            return
+        if self.stopping:
+            return
+        busy = {r.slot for r in self.runs.values()}
+        for slot in range(self.cfg.slots):
+            if slot not in busy:
+                spec = blank_spec(self.caps.blender, self.devices.found.spec_of(slot))
+                try:
+                    self.warm.prestart(slot, spec, str(self.spool.root), dict(os.environ))
+                except OSError as err:
+                    log.warning("cannot pre-start a Blender for slot %d: %s", slot, err)
+
     def _free_slot(self, info: ChunkInfo) -> int:
         """The lowest free slot, or a free one whose warm Blender has this chunk's .blend loaded."""
         free = sorted(set(range(self.cfg.slots + 1)) - {r.slot for r in self.runs.values()})
@@ -170,6 +185,7 @@ class RunningMixin(FinishingMixin):
         now = time.monotonic()
         if self.warm is not None:
             self.warm.tick()
+            self._prestart()
         for run in list(self.runs.values()):
             if run.launcher_gone_at is None:
                 if self.runner.launcher_gone(run):

@@ -28,6 +28,7 @@ class WarmSpec:
     argv: list[str]  # how to start it
     env: dict[str, str] = field(default_factory=dict)  # our own settings for the runner (never the spool's)
     request: dict[str, Any] = field(default_factory=dict)  # the chunk: scene, frames, output
+    blank_key: tuple[str, ...] | None = None  # a Blender pre-started with no file may take it (--warm-prestart)
 
 
 def warm_spec(blender: str, blend: str, fields: Mapping[str, Any], start: int, end: int, step: int, output: str,
@@ -42,5 +43,18 @@ def warm_spec(blender: str, blend: str, fields: Mapping[str, Any], start: int, e
         argv += ["--", *after]
     env = {"RENDERD_WARM_DEVICE": device, "RENDERD_WARM_DEVICE_SCRIPT": str(DEVICE_SCRIPT)} if device else {}
     key = (blender, blend, device or "", "\0".join(extra), "\0".join(after))
-    request = {"scene": str(fields["scene"]), "start": start, "end": end, "step": step, "output": output}
-    return WarmSpec(key, argv, env, request)
+    request: dict[str, Any] = {"scene": str(fields["scene"]), "start": start, "end": end, "step": step,
+                               "output": output, "file": blend}
+    plain = not after and (not extra or (len(extra) == 2 and extra[0] in ("-t", "--threads") and extra[1].isdigit()))
+    if plain and extra:
+        request["threads"] = int(extra[1])
+    return WarmSpec(key, argv, env, request, blank_spec(blender, device).key if plain else None)
+
+
+def blank_spec(blender: str, device: str | None) -> WarmSpec:
+    """A Blender started before any job, with no file (`renderd --warm-prestart`): `-b -Y` and our runner.
+    It loads the first file it is handed (scripts off, as `-Y`), and `-t N` becomes the scene's
+    fixed thread count for each render; only chunks with no other extra options may use it."""
+    argv = [blender, "-b", "-Y", "--python-exit-code", "1", "--python", str(RUNNER)]
+    env = {"RENDERD_WARM_DEVICE": device, "RENDERD_WARM_DEVICE_SCRIPT": str(DEVICE_SCRIPT)} if device else {}
+    return WarmSpec(("blank", blender, device or ""), argv, env)

@@ -89,7 +89,13 @@ class WarmPool:
 
     def loaded(self) -> set[str]:
         """The .blend files idle warm Blenders have loaded now (for the scheduler's tie-break)."""
-        return {p.key[1] for p in self.by_slot.values() if not p.retired and p.run_token is None}
+        return {p.key[1] for p in self.by_slot.values()
+                if not p.retired and p.run_token is None and p.key[0] != "blank"}
+
+    def prestart(self, slot: int, spec: WarmSpec, cwd: str, env: Mapping[str, str]) -> None:
+        """Start a Blender with no file for a free slot that has none (`--warm-prestart`)."""
+        if slot not in self.by_slot:
+            self._spawn(slot, spec, cwd, env)
 
     def slot_for(self, blend: str, free: list[int]) -> int | None:
         """A free slot whose idle warm Blender has this .blend loaded (None: none has)."""
@@ -109,6 +115,7 @@ class WarmPool:
                 proc = None
         if proc is None:
             proc = self._spawn(run.slot, spec, cwd, env)
+        proc.key = spec.key  # a pre-started Blender is this file's from now on
         log_fd = SpoolIO(self.spool_root).open(run.log, os.O_WRONLY | os.O_APPEND)
         proc.run_token = run.token
         proc.served += 1
@@ -118,7 +125,7 @@ class WarmPool:
     def _unfit(self, proc: WarmProc, spec: WarmSpec) -> str | None:
         if proc.retired:
             return "it is stopping"
-        if proc.key != spec.key:
+        if proc.key != spec.key and not (spec.blank_key is not None and proc.key == spec.blank_key):
             return "the next chunk is of another file or needs other Blender options"
         if proc.served >= self.settings.max_chunks:
             return f"it rendered {proc.served} chunks (--warm-chunks)"
@@ -232,7 +239,7 @@ class WarmPool:
         """Stop warm Blenders that had no chunk for `idle_after` seconds (they hold memory)."""
         now = time.monotonic()
         for proc in list(self.by_slot.values()):
-            if proc.run_token is None and now - proc.idle_since > self.settings.idle_after:
+            if proc.run_token is None and proc.key[0] != "blank" and now - proc.idle_since > self.settings.idle_after:
                 self.retire(proc, f"no chunk for {self.settings.idle_after:g} s")
 
     def reset(self) -> None:

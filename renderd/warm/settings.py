@@ -10,3 +10,4 @@ class WarmSettings:
     max_chunks: int = 50  # chunks one warm Blender renders before a fresh one replaces it
     max_rss: int = 0  # bytes; above this before a chunk it is replaced (0: half of this host's memory)
     idle_after: float = 120.0  # seconds without a chunk after which it is stopped (it holds memory)
+    prestart: bool = False  # keep a Blender with no file ready in each free slot (start-up paid before the job)

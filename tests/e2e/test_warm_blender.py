@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,26 @@ def test_no_warm_runs_each_chunk_in_a_fresh_blender(spool: Path, start_daemon) -
     assert done.returncode == 0, done.stderr + logs(spool, job)
     assert warm_pids(logs(spool, job)) == []
     assert len(list((spool / "shots" / "a").glob("a_*.png"))) == 4
+
+
+def test_a_pre_started_blender_loads_the_first_file_it_is_handed_and_renders_what_a_cold_run_does(
+    spool: Path, tmp_path: Path, start_daemon  # type: ignore[no-untyped-def]
+) -> None:
+    blend = make_blend(spool / "shots" / "pre.blend", frames=4)
+    begun = time.time()
+    start_daemon("a", *DAEMON, "--warm-prestart")
+    wait_for(lambda: "warm runner ready (no file yet)" in "".join(
+        p.read_text(errors="replace") for p in Path(tempfile.gettempdir()).glob("renderd-warm-*/0.log")
+        if p.stat().st_mtime >= begun), 120, what="a pre-started Blender")
+    job = add(spool, blend, "--chunk", "2")["job"]
+    done = wait(spool, job)
+    assert done.returncode == 0, done.stderr + logs(spool, job)
+    text = logs(spool, job)
+    assert len(set(warm_pids(text))) == 1 and "Scene switch for render: 'A'" in text
+    cold = tmp_path / "cold"
+    subprocess.run(["blender", "-b", str(blend), "-Y", "-t", "1", "-S", "A", "-o", str(cold / "a_####"), "-s", "1",
+                    "-e", "4", "-a"], check=True, capture_output=True, timeout=240)
+    for n in range(1, 5):
+        name = f"a_{n:04d}.png"
+        assert pixels(spool / "shots" / "a" / name) == pixels(cold / name), name
+

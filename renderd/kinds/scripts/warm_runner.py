@@ -50,8 +50,8 @@ def _file_key(path: str) -> tuple[int, int, int]:
 class Warm:
     def __init__(self, bpy: Any) -> None:
         self.bpy = bpy
-        self.path = str(bpy.data.filepath)
-        self.loaded = _file_key(self.path)
+        self.path = str(bpy.data.filepath)  # "" in a Blender pre-started without a file (--warm-prestart)
+        self.loaded = _file_key(self.path) if self.path else (0, 0, 0)
         self.last_scene: str | None = None
         self.device = os.environ.get("RENDERD_WARM_DEVICE") or None
         self.device_script = os.environ.get("RENDERD_WARM_DEVICE_SCRIPT") or None
@@ -77,6 +77,9 @@ class Warm:
         """Render one chunk; None when Blender finished it, else why not (the daemon checks frames anyway)."""
         bpy = self.bpy
         name = str(req["scene"])
+        if not self.path:  # pre-started without a file: its first chunk's file, loaded as `-b FILE -Y` would
+            self.path = str(req["file"])
+            self.reload("the first file handed to a pre-started Blender")
         try:
             now = _file_key(self.path)
         except OSError as err:
@@ -95,7 +98,10 @@ class Warm:
             return None
         print(f"Scene switch for render: '{name}' in file: '{self.path}'", flush=True)
         keep = (scene.frame_start, scene.frame_end, scene.frame_step, scene.render.filepath, scene.frame_current)
+        threads = (scene.render.threads_mode, scene.render.threads)
         try:
+            if isinstance(req.get("threads"), int):  # `-t N` of a job, for a Blender started without it
+                scene.render.threads_mode, scene.render.threads = "FIXED", int(req["threads"])
             scene.frame_start = int(req["start"])
             scene.frame_end = int(req["end"])
             scene.frame_step = int(req["step"])
@@ -108,6 +114,7 @@ class Warm:
             scene.frame_start, scene.frame_end, scene.frame_step = keep[0], keep[1], keep[2]
             scene.render.filepath = keep[3]
             scene.frame_set(keep[4])
+            scene.render.threads_mode, scene.render.threads = threads
         return None if "FINISHED" in result else f"the render ended {sorted(result)}"
 
 
@@ -153,6 +160,7 @@ def main() -> None:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(os.environ["RENDERD_WARM_SOCKET"])
     conn.sendall((json.dumps({"event": "ready", "pid": os.getpid(), "file": warm.path}) + "\n").encode())
+    print(f"renderd: warm runner ready ({warm.path or 'no file yet'})", flush=True)
     try:
         _serve(warm, conn)
     finally:
