@@ -127,7 +127,8 @@ class RunningMixin(FinishingMixin):
         if timeout:
             run.deadline = run.started + timeout
         run.cwd, run.env = cwd, self._env(info)
-        self._plan_phases(run, self._owners_manifest(info.job))
+        if self.cfg.runs_hooks:  # (a daemon that runs none does not read a 16 MiB manifest per chunk for them)
+            self._plan_phases(run, self._owners_manifest(info.job))
         self.runs[run.token] = run
         warm = getattr(launch, "warm", None)
         if self.warm is not None and isinstance(warm, WarmSpec) and run.phase == "main":  # (after a pre hook: cold)
