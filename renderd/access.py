@@ -8,11 +8,21 @@ a file there can be forged (docs/security.md, "Job control")."""
 from __future__ import annotations
 
 import grp
+import logging
 import os
 import pwd
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from renderd.ratelog import RateLimitedLog
+
+if TYPE_CHECKING:
+    from renderd.format.manifest import Manifest
+    from renderd.spool import Spool
+
+_warn = RateLimitedLog(logging.getLogger(__name__))
 
 
 def in_group(uid: int, gid: int, group: str) -> bool:
@@ -88,3 +98,19 @@ def manifest_is_the_owners(folder_uid: int, manifest_uid: int, daemon_uid: int, 
     if manifest_uid in (folder_uid, 0, daemon_uid):
         return True
     return any(in_group(manifest_uid, -1, g) for g in admin_groups if g)
+
+
+def owners_manifest(spool: Spool, job: str, admin_group: str | None) -> Manifest | None:
+    """The job's manifest when it is its owner's word (access.manifest_is_the_owners), else None
+    (one log line).  Everything a daemon takes from a manifest goes through here: what it may
+    run (claiming) and which hooks it runs (hooks.py); a manifest replaced by another artist,
+    who may write the 2775 job folder, decides neither."""
+    read = spool.read_manifest_owned(job)
+    if read is None:
+        return None
+    manifest, manifest_uid, folder_uid = read
+    if manifest_is_the_owners(folder_uid, manifest_uid, os.getuid(), [admin_group] if admin_group else []):
+        return manifest
+    _warn.warning("foreign manifest", "ignoring the manifest of job %s: written by uid %d, the job is "
+                 "uid %d's", job, manifest_uid, folder_uid)
+    return None

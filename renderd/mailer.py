@@ -28,6 +28,7 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
+from renderd.access import owners_manifest
 from renderd.format.manifest import Manifest
 from renderd.mailconfig import MailSettings
 from renderd.mailmsg import JobFacts, log_lines, message, printable
@@ -43,8 +44,10 @@ CLOSE_WAIT = 5.0
 class Mailer:
     """The listener, and the one thread that builds and sends the messages."""
 
-    def __init__(self, spool: Spool, settings: MailSettings | None, daemon: str) -> None:
+    def __init__(self, spool: Spool, settings: MailSettings | None, daemon: str,
+                 admin_group: str | None = None) -> None:
         self.spool, self.settings, self.daemon = spool, settings, daemon
+        self.admin_group = admin_group  # whose rewritten manifest still counts (access.owners_manifest)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(MAX_PENDING)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,7 +104,9 @@ class Mailer:
 
     def _one(self, event: dict[str, Any]) -> None:
         job = str(event.get("job") or "")
-        manifest = self.spool.read_manifest(job)
+        # The address only from the owner's manifest: one replaced by another artist (the job folder
+        # is 2775) would send the owner's mail, a failed run's log included, where it says.
+        manifest = owners_manifest(self.spool, job, self.admin_group) if job else None
         if manifest is None or not manifest.mail:
             return
         what = f"{'job-done' if event['event'] == 'job-done' else 'failure of ' + str(event.get('chunk'))} of {job}"

@@ -7,7 +7,6 @@ walks the scanner's candidates, reads each info file, acts on the choice.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -16,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from renderd import claim
-from renderd.access import manifest_is_the_owners
+from renderd.access import owners_manifest
 from renderd.daemon.picture import FarmPicture
 from renderd.daemon.state import DaemonState, Deferred, log
 from renderd.errors import BadInfoFile
@@ -28,7 +27,6 @@ from renderd.kinds import Capabilities, kind_of
 from renderd.kinds.blender import on_this_host
 from renderd.ratelog import RateLimitedLog
 from renderd.schedule import JobView, eligible, pick, share_cap, static_refusal
-from renderd.spool import Spool
 
 warn = RateLimitedLog(log)
 decisions = RateLimitedLog(log, burst=3, window=60.0)  # why a job was taken or skipped: debug, a few a minute
@@ -143,22 +141,6 @@ def choose(
     if preference is not None:
         return Choice(Verdict.DEFER, preference)
     return Choice(Verdict.TAKE)
-
-
-def owners_manifest(spool: Spool, job: str, admin_group: str | None) -> Manifest | None:
-    """The job's manifest when it is its owner's word (access.manifest_is_the_owners), else None
-    (one log line).  Everything a daemon takes from a manifest goes through here: what it may
-    run (claiming) and which hooks it runs (hooks.py); a manifest replaced by another artist,
-    who may write the 2775 job folder, decides neither."""
-    read = spool.read_manifest_owned(job)
-    if read is None:
-        return None
-    manifest, manifest_uid, folder_uid = read
-    if manifest_is_the_owners(folder_uid, manifest_uid, os.getuid(), [admin_group] if admin_group else []):
-        return manifest
-    warn.warning("foreign manifest", "ignoring the manifest of job %s: written by uid %d, the job is "
-                 "uid %d's", job, manifest_uid, folder_uid)
-    return None
 
 
 class ClaimingMixin(DaemonState):

@@ -264,7 +264,8 @@ class Daemon(ClaimingMixin, RunningMixin, LeasesMixin, HostRecordMixin):
         """Listeners for `emit` (the spool's event log, the local socket) and the progress reader."""
         self.listeners.append(EventLog(self.spool.event_log_path(self.cfg.name)))
         self.listeners.append(StatsLog(self.spool.stats_log_path(self.cfg.name)))
-        self.listeners.append(Mailer(self.spool, self.cfg.mail, self.cfg.name))  # --mail (renderd/mailer.py)
+        # --mail (renderd/mailer.py)
+        self.listeners.append(Mailer(self.spool, self.cfg.mail, self.cfg.name, self.cfg.admin_group))
         path = self.cfg.socket or protocol.default_socket_path(self.spool.root, self.cfg.name)
         policy = PeerPolicy(os.getuid(), self.cfg.admin_group)
         self.server = Server(path, self.cfg.name, policy, lambda: self.events.put(("control", None)))

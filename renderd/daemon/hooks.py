@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renderd import jobend, launcher
-from renderd.daemon.claiming import owners_manifest
+from renderd.access import owners_manifest
 from renderd.daemon.state import DaemonState, log
 from renderd.format.hooks import Hooks, expand
 from renderd.format.info import ChunkInfo

@@ -189,3 +189,35 @@ def test_a_planted_ended_folder_is_said_not_obeyed_silently(cast: Cast, tmp_path
     wait_for(lambda: line in d.output(), 60, what="the line about the planted folder")
     assert not ended.exists()
     assert d.alive()
+
+
+# --------------------------------------------------------------------------- mail
+
+
+def test_a_manifest_replaced_by_another_artist_does_not_choose_where_the_owners_mail_goes(
+    cast: Cast, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """The mailer read the address from whatever manifest was there: one replaced by another
+    artist sent the owner's failure mail (reason, log tail) to the replacer's address."""
+    from helpers.smtp import SMTPServer
+
+    studio, mallory = cast.spool, cast.mallory
+    owner_mail, mallory_mail = "victim@example.test", "mallory@example.test"
+    with SMTPServer() as server:
+        config = cast.spool.parent / "mail.toml"
+        config.write_text(f'[mail]\nsmtp = "127.0.0.1:{server.port}"\nfrom = "farm@example.test"\n')
+        config.chmod(0o644)
+        first = blender_job(cast.artist, studio, "--max-attempts", "1", "--mail", owner_mail)
+        second = blender_job(cast.artist, studio, "--max-attempts", "1", "--mail", owner_mail, "--frames", "1-1",
+                             "--priority", "10")  # fails after the first: its mail comes after the first's
+        manifest_path = studio / "jobs" / first["job"] / "manifest.json"
+        forged = json.loads(manifest_path.read_text())
+        forged["mail"] = mallory_mail
+        write_as(mallory, manifest_path, json.dumps(forged).encode(), replace=True)  # the job folder is 2775
+        mallory.replace_with_fifo(studio / f"shots-{cast.artist.name}" / BLEND.name)  # every chunk fails for good
+        d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER, "--config", str(config))
+        wait_for(lambda: any(second["job"] in str(m.message["Subject"]) for m in server.messages()), 90,
+                 what="the owner's mail for the second job")
+        got = server.messages()
+    assert all(m.rcpt_tos == [owner_mail] for m in got), [(m.rcpt_tos, m.message["Subject"]) for m in got]
+    assert d.alive()
