@@ -80,10 +80,17 @@ class WarmPool:
         self._spawner, self._post, self.spool_root, self.grace = spawner, post, spool_root, grace
         self.settings = settings
         self.max_rss = settings.max_rss or half_the_memory()
-        self.folder = Path(tempfile.mkdtemp(prefix="renderd-warm-"))  # 0700, short enough for socket names
+        self._folder: Path | None = None  # made at the first warm Blender: a daemon that renders none leaves none
         self.by_slot: dict[int, WarmProc] = {}
         self.by_token: dict[str, WarmProc] = {}
         self._count = 0
+
+    @property
+    def folder(self) -> Path:
+        """A 0700 folder of the daemon's own for the sockets and warm logs (short enough for socket names)."""
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="renderd-warm-"))
+        return self._folder
 
     # ------------------------------------------------------------------ handing out chunks
 
@@ -257,10 +264,12 @@ class WarmPool:
         for proc in list(self.by_token.values()):
             self.retire(proc, "the daemon stops")
         self.reset()
+        if self._folder is None:
+            return
         try:
-            for entry in self.folder.iterdir():
+            for entry in self._folder.iterdir():
                 entry.unlink()
-            self.folder.rmdir()
+            self._folder.rmdir()
         except OSError:
             pass
 
