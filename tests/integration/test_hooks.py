@@ -86,6 +86,6 @@ def test_a_daemon_without_allow_hooks_leaves_a_job_with_hooks(spool: Path, tmp_p
     calls = tmp_path / "calls"
     out = render(spool, "add", str(blend), "--local-ok", "--json", "--pre", f"{HOOK} {calls} pre")
     assert out.returncode == 0, out.stderr
-    d = start_daemon("a", "--poll", "0.3", "--blender", FAKEBLENDER)
+    d = start_daemon("a", "--poll", "0.3", "--blender", FAKEBLENDER, "--no-warm")
     wait_for(lambda: "runs hooks only with --allow-hooks" in d.output(), 60, what="the refusal in the log")
     assert not calls.exists()

@@ -217,7 +217,7 @@ def test_a_command_chunk_planted_in_a_blender_job_is_quarantined_and_the_job_sti
     plant.update(chunk=f"{job['job']}-0000", index=0, kind="command", argv=["/usr/bin/touch", str(pwned)])
     plant.pop("blender", None)
     write_as(mallory, first.parent / f"{job['job']}-0000.info", json.dumps(plant).encode())  # sorts first
-    d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER)  # no --allow-commands
+    d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER, "--no-warm")  # no --allow-commands
     wait_done(studio, job, d)
     (reason_file,) = (studio / "bad").glob(f"{job['job']}-0000.info.*.reason")
     reason = reason_file.read_text()
@@ -241,7 +241,7 @@ def test_a_manifest_replaced_by_another_artist_is_not_the_jobs_word(
     forged.pop("blend", None)
     write_as(mallory, manifest_path, json.dumps(forged).encode(), replace=True)  # the job folder is 2775
     assert manifest_path.stat().st_uid == mallory.uid
-    d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER)  # no --allow-commands
+    d = start(daemons, studio, tmp_path, "farm1", "--blender", FAKEBLENDER, "--no-warm")  # no --allow-commands
     wait_done(studio, job, d)
     assert not list((studio / "bad").iterdir())
     assert f"ignoring the manifest of job {job['job']}: written by uid {mallory.uid}" in d.output()
@@ -349,7 +349,7 @@ def test_a_blend_that_is_a_fifo_fails_its_chunk_instead_of_holding_the_slot(
     job = blender_job(artist, studio, "--max-attempts", "1")
     blend = studio / "shots" / BLEND.name
     mallory.replace_with_fifo(blend)
-    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands", "--blender", FAKEBLENDER)
+    d = start(daemons, studio, tmp_path, "farm1", "--allow-commands", "--blender", FAKEBLENDER, "--no-warm")
     reason = failed_reason(studio, job["chunks"][0]["chunk"], d)
     assert "is a FIFO, not a regular file" in reason
     assert [pid for pid in processes_mentioning(FAKEBLENDER) if pid != d.pid] == []  # no Blender waits on it
