@@ -91,7 +91,9 @@ class ZstdFrames(io.RawIOBase):
         return self._cached[1]
 
     def close(self) -> None:
-        self._fh.close()
+        fh = getattr(self, "_fh", None)  # None when __init__ failed before it opened the file
+        if fh is not None:
+            fh.close()
         super().close()
 
 
