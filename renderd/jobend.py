@@ -24,20 +24,19 @@ log = logging.getLogger(__name__)
 ENDED = "ended"
 
 
-def finished(spool: Spool, manifest: Manifest) -> bool:
-    """Every chunk of the manifest has a done record, and none is queued or claimed any more."""
-    job = manifest.job
-    if spool.queue_dir_of(job) is not None and any(True for _ in _queued(spool, job)):
-        return False
-    if any(c.job == job for c in spool.claims()):
-        return False
-    names = set(spool.names(spool.job_dir(job) / "done"))
-    return all(f"{c.chunk}.json" in names for c in manifest.chunks)
-
-
-def _queued(spool: Spool, job: str) -> list[str]:
+def nothing_left(spool: Spool, job: str) -> bool:
+    """No chunk of the job is queued or claimed any more: two listings, no record read.  Checked
+    first, on every done chunk, so the manifest is read only once the job may have ended."""
     qdir = spool.queue_dir_of(job)
-    return [] if qdir is None else spool.queued_chunks(qdir)
+    if qdir is not None and spool.queued_chunks(qdir):
+        return False
+    return not any(c.job == job for c in spool.claims())
+
+
+def all_done(spool: Spool, manifest: Manifest) -> bool:
+    """Every chunk of the manifest has a done record."""
+    names = set(spool.names(spool.job_dir(manifest.job) / "done"))
+    return all(f"{c.chunk}.json" in names for c in manifest.chunks)
 
 
 def claim_end(spool: Spool, job: str) -> bool:

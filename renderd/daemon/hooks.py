@@ -161,8 +161,10 @@ class HooksMixin(DaemonState):
 
     def _after_done(self, info: ChunkInfo) -> None:
         """A done record of ours is written: if it was the job's last chunk, end the job (exactly once)."""
+        if not jobend.nothing_left(self.spool, info.job):
+            return
         manifest = self._owners_manifest(info.job)
-        if manifest is None or not jobend.finished(self.spool, manifest) or not jobend.claim_end(self.spool, info.job):
+        if manifest is None or not jobend.all_done(self.spool, manifest) or not jobend.claim_end(self.spool, info.job):
             return
         log.info("job %s is done: every chunk succeeded", info.job)
         self.emit("job-done", job=info.job, chunks=len(manifest.chunks), frames=manifest.frames)
